@@ -1,0 +1,19 @@
+"""Runtimes: load an artifact folder and predict with one engine.
+
+Each runtime is a class with:
+
+* ``name`` (the ``--runtime`` value), ``formats``: tuple of converter names it runs,
+* ``available() -> str | None`` (classmethod): None when usable, else why not (missing
+  package or toolchain, with the install command),
+* ``load(self, artifact: portable.artifact.Artifact) -> Session`` where ``Session`` has
+  ``predict(X, output="prediction") -> 2-D numpy array`` with the same contract as
+  ``portable.evaluate`` and ``close()``.
+"""
+
+from __future__ import annotations
+
+from ..registry import Registry
+
+RUNTIMES = Registry("runtime", group="portable.runtimes", builtins={
+    "onnxruntime": "portable.runtimes.onnxruntime:OnnxRuntime",
+})
