@@ -40,3 +40,92 @@ def import_model(model) -> ir.Model:
     if model is None:
         raise UnsupportedModelError("Cannot import None: pass a fitted estimator or a model file path.")
     return ir.check_model(import_object(model))
+
+
+def convert(model, *, format: str, **options):
+    """Convert a model (IR, trained object or path) into one target format, in memory.
+
+    ``convert(m, format=f)`` is ``CONVERTERS.get(f)().convert(import_model(m))`` plus the
+    manifest; save it with ``.save(out_dir)``.
+
+    Returns
+    -------
+    portable.artifact.Bundle
+    """
+    from .artifact import Bundle, environment
+    from .converters import CONVERTERS
+    from .probes import golden_rows
+
+    ir_model = import_model(model)
+    conv = CONVERTERS.get(format)()
+    files = conv.convert(ir_model, **options)
+    X = golden_rows(ir_model)
+    manifest = {
+        "format": conv.name,
+        "route": conv.route,
+        "runtime": conv.default_runtime,
+        "options": {k: v for k, v in sorted(options.items()) if isinstance(v, (str, int, float, bool))},
+        "signature": ir_model.signature.to_dict(),
+        "source": ir_model.source.to_dict(),
+        "fingerprint": ir_model.fingerprint(),
+        "environment": environment(),
+        "golden": golden_payload(ir_model, X),
+    }
+    return Bundle(files=files, manifest=manifest, model=ir_model)
+
+
+def golden_payload(ir_model: ir.Model, X) -> dict:
+    """Golden rows and the reference evaluator's outputs for them (JSON-ready)."""
+    import numpy as np
+
+    pred = ir.evaluate(ir_model, X)
+    margin = ir.evaluate(ir_model, X, output="margin")
+
+    def enc(a):
+        return [[None if (isinstance(v, float) and v != v) else v for v in row]
+                for row in np.asarray(a, dtype=object).tolist()]
+
+    return {"inputs": enc(X), "prediction": np.asarray(pred, dtype=np.float64).tolist(),
+            "margin": np.asarray(margin, dtype=np.float64).tolist(),
+            "dtype": str(np.asarray(pred).dtype)}
+
+
+def export(model, *, format: str, out_dir, runtime: str | None = None, check: bool = True,
+           **options):
+    """Export a model to an artifact folder, checked against the reference evaluator.
+
+    ``export(m, format=f, out_dir=d)`` is ``convert(m, format=f).save(d)``, after running the
+    artifact with its default runtime (when available) on golden and threshold-probe rows
+    and recording the parity summary in ``portable.json``.
+
+    Returns
+    -------
+    portable.artifact.Artifact
+    """
+    bundle = convert(model, format=format, **options)
+    return bundle.save(out_dir, runtime=runtime, check=check)
+
+
+def load(artifact_dir, *, runtime: str | None = None):
+    """Load an artifact folder with its default runtime (or ``runtime``); returns a session.
+
+    Examples
+    --------
+    >>> session = portable.load("out/onnx")          # doctest: +SKIP
+    >>> session.predict(X)                           # doctest: +SKIP
+    """
+    from .artifact import read_artifact
+    from .errors import RuntimeUnavailableError
+    from .runtimes import RUNTIMES
+
+    art = read_artifact(artifact_dir)
+    name = runtime or art.default_runtime
+    rt = RUNTIMES.get(name)
+    if art.format not in rt.formats:
+        from .errors import UnknownNameError
+        raise UnknownNameError(f"The {name!r} runtime runs {', '.join(rt.formats)}, "
+                               f"not {art.format!r} artifacts.")
+    why = rt.available()
+    if why:
+        raise RuntimeUnavailableError(why)
+    return rt().load(art)

@@ -50,8 +50,12 @@ def sha256(data: bytes) -> str:
 
 
 def write_artifact(out_dir, files: dict[str, bytes], manifest: dict, *,
-                   overwrite: bool = True) -> Artifact:
-    """Write ``files`` and ``portable.json`` into ``out_dir`` atomically."""
+                   overwrite: bool = True, admit=None) -> Artifact:
+    """Write ``files`` and ``portable.json`` into ``out_dir`` atomically.
+
+    ``admit(tmp_dir) -> dict``, when given, runs on the complete temporary folder before it
+    is moved into place; its dict is merged into the manifest (the parity summary).
+    """
     out = Path(out_dir).resolve()
     if out.exists() and not out.is_dir():
         raise ArtifactError(f"{str(out)!r} exists and is not a folder.")
@@ -75,6 +79,8 @@ def write_artifact(out_dir, files: dict[str, bytes], manifest: dict, *,
             target.write_bytes(data)
             if name.endswith((".sh", "run")) or data.startswith(b"#!"):
                 target.chmod(0o755)
+        if admit is not None:
+            manifest.update(admit(tmp))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _fsync_dir(tmp)
         if out.exists():
@@ -130,4 +136,62 @@ def environment() -> dict:
             out[dist] = version(dist)
         except PackageNotFoundError:
             pass
+    return out
+
+
+@dataclass
+class Bundle:
+    """A converted model in memory: its files and manifest, not yet on disk."""
+
+    files: dict
+    manifest: dict
+    model: object = None
+
+    def save(self, out_dir, *, runtime: str | None = None, check: bool = True,
+             overwrite: bool = True) -> Artifact:
+        """Write the artifact atomically; with ``check``, first run it with ``runtime``
+        (default: the format's default runtime) on golden and probe rows and record the
+        parity summary. A runtime that is not installed is recorded as not checked."""
+        manifest = dict(self.manifest)
+
+        def admit(tmp: Path) -> dict:
+            if not check or self.model is None:
+                return {"parity": {"checked": False, "reason": "check disabled"}}
+            return {"parity": check_parity(self.model, Artifact(tmp, {**manifest,
+                                           "files": {}}), runtime)}
+
+        return write_artifact(out_dir, self.files, manifest, overwrite=overwrite, admit=admit)
+
+
+def check_parity(model, art: Artifact, runtime: str | None) -> dict:
+    """Run ``art`` with a runtime on golden + probe rows against ``ir.evaluate``."""
+    import numpy as np
+
+    from . import ir
+    from .errors import RuntimeUnavailableError
+    from .parity import compare
+    from .probes import probe_rows
+    from .runtimes import RUNTIMES
+
+    name = runtime or art.default_runtime
+    rt = RUNTIMES.get(name)
+    why = rt.available()
+    if why:
+        return {"checked": False, "runtime": name, "reason": why}
+    X = probe_rows(model, n=300)
+    session = rt().load(art)
+    try:
+        out = {"checked": True, "runtime": name, "rows": int(len(X))}
+        cls = model.signature.task == "classification"
+        for stage in ("margin", "prediction"):
+            ref = ir.evaluate(model, X, output=stage)
+            got = session.predict(X, output=stage)
+            out[stage] = compare(ref, got, classification=cls)
+    except RuntimeUnavailableError as e:
+        return {"checked": False, "runtime": name, "reason": str(e)}
+    finally:
+        close = getattr(session, "close", None)
+        if close:
+            close()
+
     return out
