@@ -16,5 +16,11 @@ from __future__ import annotations
 from ..registry import Registry
 
 CONVERTERS = Registry("format", group="portable.converters", builtins={
+    "c": "portable.converters.code.c:CConverter",
+    "java": "portable.converters.code.java:JavaConverter",
+    "javascript": "portable.converters.code.javascript:JavaScriptConverter",
     "onnx": "portable.converters.onnx:OnnxConverter",
+    "pfa": "portable.converters.pfa:PfaConverter",
+    "pmml": "portable.converters.pmml:PmmlConverter",
+    "python": "portable.converters.code.python:PythonConverter",
 })

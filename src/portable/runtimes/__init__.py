@@ -15,5 +15,11 @@ from __future__ import annotations
 from ..registry import Registry
 
 RUNTIMES = Registry("runtime", group="portable.runtimes", builtins={
+    "cpython": "portable.runtimes.python:PythonRuntime",
+    "gcc": "portable.runtimes.c:CRuntime",
+    "jpmml": "portable.runtimes.jpmml:JpmmlRuntime",
+    "jvm": "portable.runtimes.java:JavaRuntime",
+    "node": "portable.runtimes.node:NodeRuntime",
     "onnxruntime": "portable.runtimes.onnxruntime:OnnxRuntime",
+    "titus": "portable.runtimes.titus:TitusRuntime",
 })
