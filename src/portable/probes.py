@@ -66,9 +66,12 @@ def probe_rows(model: ir.Model, *, n: int = 1000, seed: int = 0, background=None
             return base_raw[rng.integers(0, len(base_raw), size=min(n, len(base_raw)))]
         Z = Z + rng.normal(size=Z.shape)
         return _to_raw(model, Z, None, rng)
-    rows, origin = _tree_probes(est, z_base, n=n, rng=rng, nan=nan)
+    rows, origin, meta = _tree_probes(est, z_base, n=n, rng=rng, nan=nan)
     raw_base = None if base_raw is None else base_raw[origin]
-    return _to_raw(model, rows, raw_base, rng)
+    X = _to_raw(model, rows, raw_base, rng)
+    if model.transforms:
+        X = _refine_flips(model, X, meta)
+    return X
 
 
 def golden_rows(model: ir.Model, *, k: int = 8) -> np.ndarray:
@@ -132,7 +135,8 @@ def _around(t: float, in32: bool) -> list[float]:
         if down == up:
             vals = vals[:2] + vals[3:]
         return [float(v) for v in vals if np.isfinite(v)]
-    return [float(np.nextafter(t, -np.inf)), float(t), float(np.nextafter(t, np.inf))]
+    up = np.nextafter(t, np.inf)
+    return [float(np.nextafter(t, -np.inf)), float(t), float(up), float(np.nextafter(up, np.inf))]
 
 
 def _tree_probes(ens: ir.TreeEnsemble, z_base: np.ndarray, *, n: int, rng, nan: bool):
@@ -149,7 +153,8 @@ def _tree_probes(ens: ir.TreeEnsemble, z_base: np.ndarray, *, n: int, rng, nan: 
     budget = max(1, n // per)
     if len(keys) > budget:
         keys = [keys[i] for i in sorted(rng.choice(len(keys), size=budget, replace=False))]
-    rows, origin = [], []
+    rows, origin, meta = [], [], []
+    group = 0
     parents = {}
     for (f, t) in keys:
         ti, node = pairs[(f, t)]
@@ -189,11 +194,13 @@ def _tree_probes(ens: ir.TreeEnsemble, z_base: np.ndarray, *, n: int, rng, nan: 
             r[f] = v
             rows.append(r)
             origin.append(b)
+            meta.append((group, f, t))
+        group += 1
         if len(rows) >= n:
             break
     if not rows:
-        return z_base[:1].copy(), [0]
-    return np.array(rows[:n]), origin[:n]
+        return z_base[:1].copy(), [0], [(0, -1, 0.0)]
+    return np.array(rows[:n]), origin[:n], meta[:n]
 
 
 def _mid(a: float, b: float, in32: bool) -> float:
@@ -325,3 +332,102 @@ def _unknown_like(cats):
         return f"__unseen{k}__"
     nums = [float(c) for c in cats if not isinstance(c, str) and c == c]
     return (max(nums) + 1.0) if nums else -1.0
+
+
+# ----------------------------------------------------------------------------- flip points
+def _ordered(x: np.ndarray) -> np.ndarray:
+    """Map doubles onto int64 so that adjacent doubles are adjacent integers."""
+    i = np.asarray(x, dtype=np.float64).view(np.int64)
+    return np.where(i >= 0, i, -(i & np.int64(0x7FFFFFFFFFFFFFFF)))
+
+
+def _unordered(o: np.ndarray) -> np.ndarray:
+    o = np.asarray(o, dtype=np.int64)
+    bits = np.where(o >= 0, o, (-o) | np.int64(-0x8000000000000000))
+    return bits.view(np.float64)
+
+
+def _refine_flips(model: ir.Model, X: np.ndarray, meta) -> np.ndarray:
+    """For pipelines: replace each node's probe values by the adjacent raw doubles where the
+    tree's decision flips (and one double beyond each), found by bisection.
+
+    Inverting a scaler cannot always hit a transformed threshold exactly (a raw ULP may be
+    coarser than a transformed one); the flip pair is then the sharpest probe there is.
+    """
+    est = model.estimator
+    in32 = est.input_dtype == "float32"
+    strict = est.split_op == "<"
+    groups: dict[int, list[int]] = {}
+    for i, (g, f, t) in enumerate(meta):
+        if f >= 0:
+            groups.setdefault(g, []).append(i)
+    sig = model.signature
+    numeric = [j for j, ty in enumerate(sig.feature_types) if ty != "string"]
+
+    def visible(rows: np.ndarray, f: int) -> np.ndarray:
+        Z = rows
+        for step in model.transforms:
+            Z = apply_transform(step, Z)
+        z = np.asarray(Z[:, f], dtype=np.float64)
+        return z.astype(np.float32).astype(np.float64) if in32 else z
+
+    def decide(rows, f, t):
+        v = visible(rows, f)
+        return (v < t) if strict else (v <= t)
+
+    out = X.copy()
+    for g, idx in groups.items():
+        _, f, t = meta[idx[0]]
+        nums = [i for i in idx if not _row_has_nan_probe(X[i], numeric)]
+        if len(nums) < 2:
+            continue
+        base = X[nums[0]].copy()
+        col = _source_column(model, base, numeric, f)
+        if col is None:
+            continue
+        vals = np.array([float(X[i][col]) for i in nums])
+        lo, hi = vals.min(), vals.max()
+        probe = np.array([base, base])
+        probe[0][col], probe[1][col] = lo, hi
+        d = decide(probe, f, t)
+        width = max(abs(hi - lo), abs(lo) * 1e-12, 1e-300)
+        for _ in range(60):  # widen until the decision differs at the two ends
+            if d[0] != d[1]:
+                break
+            width *= 4
+            lo, hi = lo - width, hi + width
+            probe[0][col], probe[1][col] = lo, hi
+            d = decide(probe, f, t)
+        if d[0] == d[1]:
+            continue
+        a, b = _ordered(np.array([lo]))[0], _ordered(np.array([hi]))[0]
+        da = d[0]
+        while b - a > 1:
+            m = a + (b - a) // 2
+            probe[0][col] = _unordered(np.array([m]))[0]
+            if decide(probe[:1], f, t)[0] == da:
+                a = m
+            else:
+                b = m
+        flips = _unordered(np.array([a - 1, a, b, b + 1]))
+        for i, v in zip(nums, flips):
+            out[i][col] = v
+    return out
+
+
+def _row_has_nan_probe(row, numeric) -> bool:
+    return any(isinstance(row[j], float) and np.isnan(row[j]) for j in numeric)
+
+
+def _source_column(model: ir.Model, row: np.ndarray, numeric, f: int):
+    """The raw numeric column that moves estimator input ``f`` (None if none does)."""
+    trial = np.array([row] * (len(numeric) + 1))
+    for k, j in enumerate(numeric):
+        v = float(trial[k + 1][j])
+        trial[k + 1][j] = v * (1 + 1e-3) + 1e-3
+    Z = trial
+    for step in model.transforms:
+        Z = apply_transform(step, Z)
+    z = np.asarray(Z[:, f], dtype=np.float64)
+    moved = np.flatnonzero(z[1:] != z[0])
+    return numeric[int(moved[0])] if moved.size else None
