@@ -431,3 +431,27 @@ def _source_column(model: ir.Model, row: np.ndarray, numeric, f: int):
     z = np.asarray(Z[:, f], dtype=np.float64)
     moved = np.flatnonzero(z[1:] != z[0])
     return numeric[int(moved[0])] if moved.size else None
+
+
+def sample_rows(model: ir.Model, n: int = 1000, *, seed: int = 0, nan_fraction: float = 0.0) -> np.ndarray:
+    """Plausible random rows from the model alone (no data): each estimator input is drawn
+    around the thresholds the model splits on (or N(0, 1) for linear models), mapped back
+    through the transforms. ``nan_fraction`` of the numeric cells are set to NaN."""
+    rng = np.random.default_rng(seed)
+    est = model.estimator
+    width = est.n_features
+    Z = rng.normal(size=(n, width))
+    if isinstance(est, ir.TreeEnsemble):
+        feats = np.concatenate([t.feature[t.left != -1] for t in est.trees])
+        thr = np.concatenate([t.threshold[t.left != -1].astype(np.float64) for t in est.trees])
+        for f in np.unique(feats):
+            tf = thr[feats == f]
+            spread = (tf.max() - tf.min()) or max(abs(tf.max()), 1.0)
+            Z[:, f] = rng.choice(tf, size=n) + rng.normal(scale=0.05 * spread, size=n)
+    X = _to_raw(model, Z, None, rng)
+    if nan_fraction:
+        numeric = [j for j, t in enumerate(model.signature.feature_types) if t != "string"]
+        mask = rng.random((n, len(numeric))) < nan_fraction
+        for k, j in enumerate(numeric):
+            X[mask[:, k], j] = np.nan
+    return X
