@@ -99,7 +99,8 @@ def _z_base(model: ir.Model, base_raw, rng) -> np.ndarray:
         feats = np.concatenate([t.feature[t.left != -1] for t in est.trees])
         thr = np.concatenate([t.threshold[t.left != -1].astype(np.float64) for t in est.trees])
         for f in np.unique(feats):
-            base[0, f] = np.median(thr[feats == f])
+            finite = thr[(feats == f) & np.isfinite(thr)]
+            base[0, f] = np.median(finite) if finite.size else 0.0
     return base
 
 
@@ -167,10 +168,17 @@ def _tree_probes(ens: ir.TreeEnsemble, z_base: np.ndarray, *, n: int, rng, nan: 
         hi = {}
         child, p = node, parents[ti][node]
         ok = True
+        must_nan = set()
         while p != -1:
             pf = int(tree.feature[p])
-            a, c = _inclusive_bounds(ens.split_op, float(tree.threshold[p]),
-                                     tree.left[p] == child, in32)
+            went_left = tree.left[p] == child
+            tp = float(tree.threshold[p])
+            if tp == np.inf and not went_left:
+                # A missing-vs-present split (threshold +inf): only NaN goes right.
+                must_nan.add(pf)
+                child, p = p, parents[ti][p]
+                continue
+            a, c = _inclusive_bounds(ens.split_op, tp, went_left, in32)
             lo[pf] = max(lo.get(pf, -np.inf), a)
             hi[pf] = min(hi.get(pf, np.inf), c)
             if lo[pf] > hi[pf]:
@@ -184,7 +192,11 @@ def _tree_probes(ens: ir.TreeEnsemble, z_base: np.ndarray, *, n: int, rng, nan: 
             if not (lo[pf] <= v <= hi[pf]) or np.isnan(v):
                 row[pf] = (lo[pf] if np.isfinite(lo[pf]) else hi[pf]) if not (
                     np.isfinite(lo[pf]) and np.isfinite(hi[pf])) else _mid(lo[pf], hi[pf], in32)
-        vals = _around(t, in32)
+        for pf in must_nan:
+            row[pf] = np.nan
+        if f in must_nan:
+            continue
+        vals = _around(t, in32) if np.isfinite(t) else []
         if f in lo:
             vals = [v for v in vals if lo[f] <= v <= hi[f]] or vals
         if nan:
@@ -445,7 +457,9 @@ def sample_rows(model: ir.Model, n: int = 1000, *, seed: int = 0, nan_fraction: 
         feats = np.concatenate([t.feature[t.left != -1] for t in est.trees])
         thr = np.concatenate([t.threshold[t.left != -1].astype(np.float64) for t in est.trees])
         for f in np.unique(feats):
-            tf = thr[feats == f]
+            tf = thr[(feats == f) & np.isfinite(thr)]
+            if not tf.size:
+                continue
             spread = (tf.max() - tf.min()) or max(abs(tf.max()), 1.0)
             Z[:, f] = rng.choice(tf, size=n) + rng.normal(scale=0.05 * spread, size=n)
     X = _to_raw(model, Z, None, rng)
