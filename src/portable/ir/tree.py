@@ -80,17 +80,15 @@ class Tree:
         return int(np.count_nonzero(self.left == -1))
 
     def depths(self) -> np.ndarray:
-        """Depth of every node (root = 0), computed without recursion."""
+        """Depth of every node (root = 0), level by level with numpy (no recursion)."""
         depth = np.zeros(self.n_nodes, dtype=np.int32)
-        # Children always have a larger index than their parent in every frontend's
-        # numbering is NOT guaranteed, so walk breadth-first with an explicit queue.
-        order = [0]
-        for i in order:
-            if self.left[i] != -1:
-                depth[self.left[i]] = depth[i] + 1
-                depth[self.right[i]] = depth[i] + 1
-                order.append(int(self.left[i]))
-                order.append(int(self.right[i]))
+        frontier = np.array([0], dtype=np.int64)
+        d = 0
+        while frontier.size:
+            depth[frontier] = d
+            frontier = frontier[self.left[frontier] != -1]
+            frontier = np.concatenate([self.left[frontier], self.right[frontier]]).astype(np.int64)
+            d += 1
         return depth
 
     def parents(self) -> np.ndarray:
@@ -102,7 +100,11 @@ class Tree:
         return parent
 
     def max_depth(self) -> int:
-        return int(self.depths().max()) if self.n_nodes else 0
+        cached = self.__dict__.get("_max_depth")
+        if cached is None:
+            cached = int(self.depths().max()) if self.n_nodes else 0
+            object.__setattr__(self, "_max_depth", cached)
+        return cached
 
 
 @dataclass(frozen=True, eq=False)
