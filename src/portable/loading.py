@@ -19,8 +19,9 @@ PICKLE_EXTENSIONS = (".joblib", ".pkl", ".pickle")
 SKOPS_EXTENSIONS = (".skops",)
 EXTENSIONS = XGBOOST_EXTENSIONS + PICKLE_EXTENSIONS + SKOPS_EXTENSIONS
 
-_TRUSTED_PREFIXES = ("sklearn.", "xgboost.", "numpy.", "builtins.", "collections.",
-                     "scipy.sparse.")
+# Beyond skops' own trusted set, only types of the libraries portable imports from; never
+# builtins (eval, exec, ...) or arbitrary modules.
+_TRUSTED_PREFIXES = ("sklearn.", "xgboost.", "numpy.", "scipy.sparse.")
 
 
 def load_model_file(path: str | os.PathLike):
