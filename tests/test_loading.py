@@ -40,7 +40,7 @@ class Sneaky(StandardScaler):
 def test_skops_refuses_untrusted_types(tmp_path):
     import skops.io as sio
 
-    X, y = make_classification(50, 3, random_state=0)
+    X, y = make_classification(50, 4, random_state=0)
     sio.dump(make_pipeline(Sneaky(), RandomForestClassifier(2)).fit(X, y), tmp_path / "f.skops")
     with pytest.raises(ModelLoadError, match="does not trust.*Sneaky"):
         portable.import_model(tmp_path / "f.skops")
