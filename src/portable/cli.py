@@ -250,5 +250,17 @@ def session_signature(artifact):
     return read_artifact(artifact).signature
 
 
+def _register_subcommands() -> None:
+    import importlib
+
+    from .commands import MODULES
+
+    for name in MODULES:
+        for cmd in importlib.import_module(f"portable.commands.{name}").COMMANDS:
+            main.add_command(cmd)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
