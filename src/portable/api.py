@@ -56,7 +56,17 @@ def convert(model, *, format: str, **options):
     from .converters import CONVERTERS
     from .probes import golden_rows
 
-    ir_model = import_model(model)
+    if format == "onnx" and options.get("engine") not in (None, "portable"):
+        from .converters.upstream import upstream_bundle
+        return upstream_bundle(model, **options)  # skl2onnx / onnxmltools, on the object
+    try:
+        ir_model = import_model(model)
+    except UnsupportedModelError:
+        if format != "onnx":
+            raise
+        from .converters.upstream import upstream_bundle
+        return upstream_bundle(model, **options)  # no frontend: an upstream engine widens ONNX
+    options.pop("engine", None)  # "portable" (or None): our own converter from the IR
     conv = CONVERTERS.get(format)()
     files = conv.convert(ir_model, **options)
     X = golden_rows(ir_model)

@@ -110,16 +110,21 @@ def formats(as_json):
 @click.option("--format", "format_", required=True, help="Target format (see `portable formats`).")
 @click.option("-o", "--out-dir", required=True, type=click.Path(file_okay=False),
               help="Artifact folder to write (replaced atomically).")
+@click.option("--engine", default=None,
+              help="Conversion engine: portable (default, from the IR) or an upstream one "
+                   "(skl2onnx, onnxmltools for ONNX); estimators without a portable frontend "
+                   "use an upstream engine automatically.")
 @click.option("--runtime", default=None, help="Runtime for the admission parity check.")
 @click.option("--no-check", is_flag=True, help="Skip the parity check at export.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_handle_errors
-def export(model, format_, out_dir, runtime, no_check, as_json):
+def export(model, format_, out_dir, engine, runtime, no_check, as_json):
     from .api import export as do_export
 
     with _progress(f"exporting to {format_}", quiet=as_json):
+        options = {"engine": engine} if engine else {}
         art = do_export(model, format=format_, out_dir=out_dir, runtime=runtime,
-                        check=not no_check)
+                        check=not no_check, **options)
     parity = art.manifest.get("parity", {})
     if as_json:
         _emit_json({"artifact": str(art.path), "format": art.format,
