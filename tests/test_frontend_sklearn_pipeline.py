@@ -338,14 +338,19 @@ def test_pipeline_ending_in_xgboost_uses_the_pipeline_inputs():
         assert c["max_ulp"] == 0, c
 
 
-def test_xgboost_fed_a_sparse_matrix_is_refused_because_it_reads_zeros_as_missing():
+def test_xgboost_fed_a_sparse_matrix_reads_its_zeros_as_missing_bit_for_bit():
     xgb = pytest.importorskip("xgboost")
-    pytest.importorskip("portable.frontends.xgboost")
+    from portable.source import source_predict
+
     df, y = _frame()
     pipe = make_pipeline(_column_transformer(sparse=True), xgb.XGBClassifier(n_estimators=3))
     pipe.fit(df, y)
-    with pytest.raises(UnsupportedFeatureError, match="implicit zeros as missing"):
-        portable.import_model(pipe)
+    m = portable.import_model(pipe)
+    assert [s.kind for s in m.steps][-2:] == ["zero_as_missing", "tree_ensemble"]
+    for stage in ("margin", "prediction"):
+        ref = source_predict(pipe, m, df, output=stage)
+        r = compare(ref, portable.evaluate(m, df, output=stage), classification=True)
+        assert r["max_ulp"] == 0 and r["label_flips"] == 0, (stage, r)
 
 
 # ----------------------------------------------------------------------------- refusals

@@ -68,6 +68,13 @@ def convert(model, *, format: str, **options):
         return upstream_bundle(model, **options)  # no frontend: an upstream engine widens ONNX
     options.pop("engine", None)  # "portable" (or None): our own converter from the IR
     conv = CONVERTERS.get(format)()
+    missing = ir_model.step_kinds() - set(conv.supports)
+    if missing:
+        from .errors import UnsupportedFeatureError
+        raise UnsupportedFeatureError(
+            f"The {conv.name} format cannot express {', '.join(sorted(missing))} "
+            f"(in {ir_model.source.estimator}). Formats that can: "
+            f"{', '.join(_formats_for(ir_model)) or 'none yet'}.")
     files = conv.convert(ir_model, **options)
     X = golden_rows(ir_model)
     manifest = {
@@ -82,6 +89,19 @@ def convert(model, *, format: str, **options):
         "golden": golden_payload(ir_model, X),
     }
     return Bundle(files=files, manifest=manifest, model=ir_model)
+
+
+def _formats_for(ir_model: ir.Model) -> list[str]:
+    from .converters import CONVERTERS
+
+    out = []
+    for name in CONVERTERS.names():
+        try:
+            if ir_model.step_kinds() <= set(CONVERTERS.get(name).supports):
+                out.append(name)
+        except Exception:  # a converter whose module cannot load offers nothing
+            continue
+    return out
 
 
 def golden_payload(ir_model: ir.Model, X) -> dict:

@@ -13,6 +13,8 @@ from . import ir
 
 
 def _frame(obj, model: ir.Model, X):
+    if model.transforms and isinstance(model.transforms[0], ir.TextVectorizer):
+        return [("" if v is None else str(v)) for v in np.asarray(X, dtype=object)[:, 0]]
     if getattr(obj, "feature_names_in_", None) is not None:
         import pandas as pd
         df = pd.DataFrame(np.asarray(X, dtype=object), columns=list(model.signature.feature_names))
@@ -50,8 +52,12 @@ def _xgb_predict(obj, model: ir.Model, X, output: str):
     best = getattr(obj, "best_iteration", None) if hasattr(obj, "get_booster") else None
     if best is not None:
         kwargs["iteration_range"] = (0, int(best) + 1)
-    dm = xgb.DMatrix(np.asarray(X, dtype=np.float32), missing=np.nan,
-                     feature_names=booster.feature_names)
+    import scipy.sparse as sp
+
+    # A sparse matrix (a pipeline's vectorizer output) goes in as is: XGBoost reads its
+    # absent entries as missing, which is the semantics being compared.
+    data = X if sp.issparse(X) else np.asarray(X, dtype=np.float32)
+    dm = xgb.DMatrix(data, missing=np.nan, feature_names=booster.feature_names)
     if output == "margin":
         out = booster.predict(dm, output_margin=True, **kwargs)
     else:
@@ -60,7 +66,7 @@ def _xgb_predict(obj, model: ir.Model, X, output: str):
             return None  # multi:softmax predicts labels; its probabilities are not exposed
         out = booster.predict(dm, **kwargs)
     out = np.asarray(out)
-    out = out.reshape(len(out), -1)
+    out = out.reshape(out.shape[0], -1)
     if output == "prediction" and model.signature.prediction_kind == "probability" and out.shape[1] == 1:
         out = np.hstack([np.float32(1.0) - out, out])
     return out
@@ -81,7 +87,8 @@ def _sk_predict(obj, model: ir.Model, X, output: str):
         if len(obj.steps) > 1:
             data = obj[:-1].transform(data)
     if _is_xgb(final):
-        return _xgb_predict(final, model, np.asarray(data, dtype=np.float64), "margin")
+        return _xgb_predict(final, model, data if hasattr(data, "tocsr") else
+                            np.asarray(data, dtype=np.float64), "margin")
     if hasattr(final, "_raw_predict"):
         return np.asarray(final._raw_predict(np.asarray(data, dtype=np.float64)
                                              if not hasattr(data, "columns") else data),

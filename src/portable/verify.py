@@ -91,7 +91,7 @@ def verify(model, *, formats=None, data=None, n_rows: int = 1000, n_probe: int =
             if src is not None:
                 result["source_vs_reference"].setdefault(kind, {})[stage] = compare(
                     src, _align(src, ref[kind][stage]), classification=cls)
-    kinds = {s.kind for s in m.steps}
+    kinds = m.step_kinds()
     chosen = formats or [f for f in CONVERTERS.names() if _supports(CONVERTERS, f, m)]
     passed = True
     for fmt in chosen:
@@ -140,11 +140,7 @@ def _supports(converters, fmt: str, m: ir.Model) -> bool:
         sup = converters.get(fmt).supports
     except Exception:
         return False
-    kinds = {s.kind for s in m.steps}
-    for s in m.steps:
-        if isinstance(s, ir.ColumnTransformer):
-            kinds |= {sub.kind for p in s.parts for sub in p.steps}
-    return kinds <= set(sup)
+    return m.step_kinds() <= set(sup)
 
 
 def _within(results: dict, tol: dict) -> bool:

@@ -11,7 +11,8 @@ from .check import check_model
 from .evaluate import evaluate, labels
 from .linear import LinearModel
 from .model import Model, Signature, Source, fingerprint
-from .transforms import ColumnPart, ColumnTransformer, Imputer, OneHotEncoder, Scaler
+from .transforms import (ColumnPart, ColumnTransformer, Imputer, OneHotEncoder, Scaler,
+                         TextVectorizer, ZeroAsMissing)
 from .tree import POST_TRANSFORMS, Tree, TreeEnsemble
 
 __all__ = [
@@ -25,8 +26,10 @@ __all__ = [
     "Scaler",
     "Signature",
     "Source",
+    "TextVectorizer",
     "Tree",
     "TreeEnsemble",
+    "ZeroAsMissing",
     "check_model",
     "evaluate",
     "fingerprint",

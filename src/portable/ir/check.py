@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import InvalidModelError
 from .linear import LinearModel
 from .model import Model
-from .transforms import ColumnTransformer, Imputer, OneHotEncoder, Scaler
+from .transforms import ColumnTransformer, Imputer, OneHotEncoder, Scaler, TextVectorizer, ZeroAsMissing
 from .tree import POST_TRANSFORMS, Tree, TreeEnsemble
 
 _FLOATS = ("float32", "float64")
@@ -89,6 +89,25 @@ def _check_transform(step, width: int, where: str) -> int:
             _fail(where, "drop needs one entry per input column")
         if step.handle_unknown not in ("error", "ignore"):
             _fail(where, f"handle_unknown {step.handle_unknown!r}: use 'error' or 'ignore'")
+    elif isinstance(step, TextVectorizer):
+        import re
+        try:
+            re.compile(step.token_pattern)
+        except re.error as e:
+            _fail(where, f"token_pattern {step.token_pattern!r} is not a valid regex: {e}")
+        if not step.vocabulary:
+            _fail(where, "has an empty vocabulary")
+        if len(set(step.vocabulary)) != len(step.vocabulary):
+            _fail(where, "vocabulary terms are not unique")
+        lo, hi = step.ngram_range
+        if not 1 <= lo <= hi:
+            _fail(where, f"ngram_range {step.ngram_range} must satisfy 1 <= min <= max")
+        if step.idf is not None and np.shape(step.idf) != (len(step.vocabulary),):
+            _fail(where, "idf needs one weight per vocabulary term")
+        if step.norm not in (None, "l1", "l2"):
+            _fail(where, f"norm {step.norm!r}: use None, 'l1' or 'l2'")
+    elif isinstance(step, ZeroAsMissing):
+        pass
     elif isinstance(step, ColumnTransformer):
         for p, part in enumerate(step.parts):
             if any(not 0 <= c < width for c in part.columns):

@@ -13,7 +13,8 @@ import numpy as np
 from ..errors import InputError
 from .linear import LinearModel
 from .model import Model, Signature
-from .transforms import ColumnTransformer, Imputer, OneHotEncoder, Scaler
+from .transforms import (ColumnTransformer, Imputer, OneHotEncoder, Scaler, TextVectorizer,
+                         ZeroAsMissing)
 from .tree import TreeEnsemble
 
 OUTPUTS = ("prediction", "margin")
@@ -158,6 +159,12 @@ def apply_transform(step, Z: np.ndarray) -> np.ndarray:
         return Z[:, step.keep]
     if isinstance(step, OneHotEncoder):
         return _one_hot(step, Z)
+    if isinstance(step, TextVectorizer):
+        return _text(step, Z)
+    if isinstance(step, ZeroAsMissing):
+        Z = _as_float(Z).copy()
+        Z[Z == 0] = np.nan
+        return Z
     if isinstance(step, ColumnTransformer):
         blocks = []
         for part in step.parts:
@@ -207,6 +214,55 @@ def _one_hot(step: OneHotEncoder, Z: np.ndarray) -> np.ndarray:
             if hit >= 0:
                 out[i, col0 + hit] = 1.0
         col0 += pos
+    return out
+
+
+def tokenize(step: TextVectorizer, doc) -> list[str]:
+    """The terms of one document: tokens and word n-grams, as scikit-learn builds them."""
+    import re
+
+    if doc is None or (isinstance(doc, float) and doc != doc):
+        doc = ""
+    text = str(doc)
+    if step.lowercase:
+        text = text.lower()
+    tokens = re.findall(step.token_pattern, text)
+    if step.stop_words:
+        stop = set(step.stop_words)
+        tokens = [t for t in tokens if t not in stop]
+    lo, hi = step.ngram_range
+    terms = list(tokens) if lo == 1 else []
+    for n in range(max(lo, 2), hi + 1):
+        terms.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return terms
+
+
+def _text(step: TextVectorizer, Z: np.ndarray) -> np.ndarray:
+    index = {t: j for j, t in enumerate(step.vocabulary)}
+    out = np.zeros((Z.shape[0], len(step.vocabulary)), dtype=np.float64)
+    for i, doc in enumerate(np.asarray(Z, dtype=object)[:, 0]):
+        for term in tokenize(step, doc):
+            j = index.get(term)
+            if j is not None:
+                out[i, j] += 1.0
+    if step.binary:
+        out = (out != 0).astype(np.float64)
+    nz = out != 0
+    if step.sublinear_tf:
+        out[nz] = np.log(out[nz]) + 1.0
+    if step.idf is not None:
+        out *= step.idf
+    if step.norm is not None:
+        # Norms summed over each row's nonzero terms in column order (scikit-learn's CSR order).
+        for i in range(out.shape[0]):
+            cols = np.flatnonzero(out[i])
+            if not cols.size:
+                continue
+            acc = 0.0
+            for v in out[i, cols]:
+                acc += v * v if step.norm == "l2" else abs(v)
+            norm = np.sqrt(acc) if step.norm == "l2" else acc
+            out[i, cols] /= norm
     return out
 
 

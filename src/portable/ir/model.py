@@ -9,7 +9,8 @@ from typing import Literal, Union
 import numpy as np
 
 from .linear import LinearModel
-from .transforms import ColumnPart, ColumnTransformer, Imputer, OneHotEncoder, Scaler, Transform
+from .transforms import (ColumnPart, ColumnTransformer, Imputer, OneHotEncoder, Scaler,
+                         TextVectorizer, Transform, ZeroAsMissing)
 from .tree import Tree, TreeEnsemble
 
 Estimator = Union[TreeEnsemble, LinearModel]
@@ -118,6 +119,16 @@ class Model:
         """SHA-256 over every number and string of the model (stable across runs)."""
         return fingerprint(self)
 
+    def step_kinds(self) -> set[str]:
+        """Every IR step kind the model uses, including those inside ColumnTransformer parts."""
+        kinds, stack = set(), list(self.steps)
+        while stack:
+            s = stack.pop()
+            kinds.add(s.kind)
+            if isinstance(s, ColumnTransformer):
+                stack.extend(sub for part in s.parts for sub in part.steps)
+        return kinds
+
 
 def _jsonable(v):
     if isinstance(v, (np.integer,)):
@@ -140,7 +151,8 @@ def _feed(h, obj) -> None:
             h.update(f"a{o.dtype.str}{o.shape}".encode())
             h.update(np.ascontiguousarray(o).tobytes())
         elif isinstance(o, (Tree, TreeEnsemble, LinearModel, Scaler, Imputer, OneHotEncoder,
-                            ColumnPart, ColumnTransformer, Model, Signature, Source)):
+                            ColumnPart, ColumnTransformer, TextVectorizer, ZeroAsMissing,
+                            Model, Signature, Source)):
             h.update(type(o).__name__.encode())
             items = [(k, getattr(o, k)) for k in sorted(o.__dataclass_fields__)]
             stack.extend(reversed([v for _, v in items]))

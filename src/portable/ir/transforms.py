@@ -139,5 +139,59 @@ class ColumnTransformer:
         return sum(p.n_outputs for p in self.parts)
 
 
-Transform = Union[Scaler, Imputer, OneHotEncoder, ColumnTransformer]
-TRANSFORM_KINDS = ("scaler", "imputer", "one_hot", "column_transformer")
+@dataclass(frozen=True, eq=False)
+class TextVectorizer:
+    """Bag of words over one string column, as scikit-learn's Count/TfidfVectorizer computes it.
+
+    Per document: lowercase (if ``lowercase``), tokens = all matches of ``token_pattern``
+    (Python ``re`` syntax, as scikit-learn uses it), drop ``stop_words``, add word n-grams for
+    ``n`` in ``ngram_range`` (tokens joined by one space), count the terms found in
+    ``vocabulary`` (output column order). Then: ``binary`` -> counts become 1;
+    ``sublinear_tf`` -> ``1 + log(count)``; ``idf`` -> multiply each column by it; ``norm``
+    "l2"/"l1" -> divide the row by its norm (rows of zeros stay zero).
+
+    Attributes
+    ----------
+    vocabulary : tuple of str
+        Term of each output column.
+    idf : float64 array (n_terms,) or None
+    """
+
+    vocabulary: tuple[str, ...]
+    token_pattern: str
+    lowercase: bool = True
+    ngram_range: tuple[int, int] = (1, 1)
+    stop_words: tuple[str, ...] = ()
+    binary: bool = False
+    sublinear_tf: bool = False
+    idf: np.ndarray | None = None
+    norm: Literal["l1", "l2"] | None = None
+    kind: str = field(default="text", init=False)
+
+    @property
+    def n_inputs(self) -> int:
+        return 1
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.vocabulary)
+
+
+@dataclass(frozen=True, eq=False)
+class ZeroAsMissing:
+    """Turn exact zeros into missing values (NaN).
+
+    XGBoost reads a sparse matrix's absent entries as *missing*, not as 0: a TF-IDF or
+    one-hot step with sparse output feeding XGBoost is exactly this followed by the trees.
+    """
+
+    n_inputs: int
+    kind: str = field(default="zero_as_missing", init=False)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_inputs
+
+
+Transform = Union[Scaler, Imputer, OneHotEncoder, ColumnTransformer, TextVectorizer, ZeroAsMissing]
+TRANSFORM_KINDS = ("scaler", "imputer", "one_hot", "column_transformer", "text", "zero_as_missing")

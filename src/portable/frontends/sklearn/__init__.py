@@ -14,8 +14,8 @@ trees bit for bit, linear models and links to the last bit wherever numpy's kern
 from __future__ import annotations
 
 from ...errors import UnsupportedFeatureError, UnsupportedModelError
-from ...ir import LinearModel, Model, Signature, Source
-from . import boosting, linear, pipeline, preprocessing, tree
+from ...ir import LinearModel, Model, Signature, Source, ZeroAsMissing
+from . import boosting, linear, pipeline, preprocessing, text, tree
 from ._common import (
     LIBRARY,
     Head,
@@ -37,6 +37,7 @@ _TRANSFORM_KINDS = {
     "SimpleImputer": ("imputer",),
     "OneHotEncoder": ("one_hot",),
     "ColumnTransformer": ("column_transformer",),
+    **{n: ("text",) for n in text.VECTORIZERS},
 }
 
 
@@ -133,15 +134,14 @@ def _import_pipeline(pipe) -> Model:
         ensure_fitted(final)
         head, sub = _HEADS[class_name(final)](final), None
     else:
-        if sparse:
-            # XGBoost reads the implicit zeros of a sparse matrix as *missing* values; the IR
-            # has no "0 means missing" transform, so the dense evaluation would differ.
-            raise UnsupportedFeatureError(
-                f"The Pipeline hands a sparse matrix to {class_name(final)}, which treats its "
-                f"implicit zeros as missing values, not as 0. Refit with dense output "
-                f"(OneHotEncoder(sparse_output=False), ColumnTransformer(sparse_threshold=0)).")
         head, sub = _foreign(final)
-    if transforms:
+        if sparse:
+            # XGBoost reads the implicit zeros of a sparse matrix as *missing* values (the
+            # CSR holds no explicit zeros: scikit-learn's encoders and hstack drop them).
+            transforms = transforms + [ZeroAsMissing(pipeline.width_after(transforms, 0))]
+    if transforms and class_name(objs[0]) in text.VECTORIZERS:
+        names, types = ("text",), ("string",)  # a vectorizer reads one column of documents
+    elif transforms:
         n = n_features_in(objs[0])
         names, types = feature_names(objs[0], n), pipeline.input_types(transforms, n)
     elif sub is not None:  # Pipeline([("model", XGBClassifier())]): the model's own inputs

@@ -24,8 +24,9 @@ cannot express, so that pipeline is refused.
 from __future__ import annotations
 
 from ...errors import UnsupportedFeatureError, UnsupportedModelError
-from ...ir import ColumnPart, ColumnTransformer, OneHotEncoder
+from ...ir import ColumnPart, ColumnTransformer, OneHotEncoder, TextVectorizer
 from ._common import class_name, describe, ensure_fitted, unsupported_setting
+from .text import VECTORIZERS, import_vectorizer
 from .preprocessing import ESTIMATORS as TRANSFORMERS
 from .preprocessing import import_transformer, is_string_encoder, keeps_sparse
 
@@ -67,6 +68,8 @@ def transform_steps(obj, sparse: bool = False) -> tuple[list, bool]:
     if name == "ColumnTransformer":
         ensure_fitted(obj)
         return [column_transformer(obj, sparse)], bool(getattr(obj, "sparse_output_", False))
+    if name in VECTORIZERS:
+        return [import_vectorizer(obj)], True  # CSR output
     if name in TRANSFORMERS:
         ensure_fitted(obj)
         if name == "OneHotEncoder":
@@ -76,7 +79,8 @@ def transform_steps(obj, sparse: bool = False) -> tuple[list, bool]:
         return [import_transformer(obj, sparse)], out
     raise UnsupportedModelError(
         f"Cannot import the transformer {describe(obj)}: the scikit-learn frontend does not "
-        f"support it. Supported transformers: {', '.join(TRANSFORMERS + ('ColumnTransformer',))}"
+        f"support it. Supported transformers: "
+        f"{', '.join(TRANSFORMERS + VECTORIZERS + ('ColumnTransformer',))}"
         f" (and 'passthrough' / 'drop').")
 
 
@@ -117,6 +121,8 @@ def string_columns(step) -> set[int]:
     """Input columns of an IR transform that are read as strings (by a string OneHotEncoder)."""
     if isinstance(step, OneHotEncoder):
         return {j for j, s in enumerate(is_string_encoder(step)) if s}
+    if isinstance(step, TextVectorizer):
+        return {0}
     if isinstance(step, ColumnTransformer):
         out = set()
         for part in step.parts:
