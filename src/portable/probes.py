@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ir
 from .ir.evaluate import apply_transform, prepare_input
-from .ir.transforms import ColumnTransformer, Imputer, OneHotEncoder, Scaler
+from .ir.transforms import ColumnTransformer, Imputer, OneHotEncoder, Scaler, TextVectorizer
 
 _F32 = np.float32
 
@@ -374,7 +374,11 @@ def _refine_flips(model: ir.Model, X: np.ndarray, meta) -> np.ndarray:
         if f >= 0:
             groups.setdefault(g, []).append(i)
     sig = model.signature
-    numeric = [j for j, ty in enumerate(sig.feature_types) if ty != "string"]
+    categorical = _categorical_columns(model)
+    numeric = [j for j, ty in enumerate(sig.feature_types)
+               if ty != "string" and j not in categorical]
+    if not numeric:
+        return X
 
     def visible(rows: np.ndarray, f: int) -> np.ndarray:
         Z = rows
@@ -424,6 +428,30 @@ def _refine_flips(model: ir.Model, X: np.ndarray, meta) -> np.ndarray:
         flips = _unordered(np.array([a - 1, a, b, b + 1]))
         for i, v in zip(nums, flips):
             out[i][col] = v
+    return out
+
+
+def _categorical_columns(model: ir.Model) -> set[int]:
+    """Raw columns read as categories (one-hot, text): never nudged by ULPs.
+
+    A top-level encoder makes every column categorical; inside a ColumnTransformer, the
+    columns of each part whose steps encode.
+    """
+    encoders = (OneHotEncoder, TextVectorizer)
+    n = model.signature.n_features
+    out: set[int] = set()
+    for step in model.transforms:
+        if isinstance(step, encoders):
+            return set(range(n))
+        if isinstance(step, ColumnTransformer) and step is model.transforms[0]:
+            for part in step.parts:
+                stack = list(part.steps)
+                while stack:
+                    sub = stack.pop()
+                    if isinstance(sub, encoders):
+                        out.update(part.columns)
+                    elif isinstance(sub, ColumnTransformer):
+                        stack.extend(x for p in sub.parts for x in p.steps)
     return out
 
 
