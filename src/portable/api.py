@@ -56,6 +56,9 @@ def convert(model, *, format: str, **options):
     from .converters import CONVERTERS
     from .probes import golden_rows
 
+    if isinstance(model, (str, os.PathLike)):
+        from .loading import load_model_file
+        model = load_model_file(model)  # keep the object: an upstream engine may need it
     if format == "onnx" and options.get("engine") not in (None, "portable"):
         from .converters.upstream import upstream_bundle
         return upstream_bundle(model, **options)  # skl2onnx / onnxmltools, on the object
@@ -69,6 +72,14 @@ def convert(model, *, format: str, **options):
     options.pop("engine", None)  # "portable" (or None): our own converter from the IR
     conv = CONVERTERS.get(format)()
     missing = ir_model.step_kinds() - set(conv.supports)
+    if missing and format == "onnx" and not isinstance(model, (ir.Model, str, os.PathLike)):
+        # Our graph has no tokenizer that agrees with Python's re; skl2onnx's does, for the
+        # default patterns, and is checked against the object at export like any artifact.
+        from .converters.upstream import upstream_bundle
+        from .probes import sample_rows
+        if options.get("sample") is None:
+            options["sample"] = sample_rows(ir_model, 64, seed=0)
+        return upstream_bundle(model, **options)
     if missing:
         from .errors import UnsupportedFeatureError
         raise UnsupportedFeatureError(

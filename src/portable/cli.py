@@ -114,15 +114,20 @@ def formats(as_json):
               help="Conversion engine: portable (default, from the IR) or an upstream one "
                    "(skl2onnx, onnxmltools for ONNX); estimators without a portable frontend "
                    "use an upstream engine automatically.")
+@click.option("--sample", default=None, type=click.Path(dir_okay=False),
+              help="CSV of example input rows (with a header): upstream engines infer input "
+                   "types from it and check the graph on it.")
 @click.option("--runtime", default=None, help="Runtime for the admission parity check.")
 @click.option("--no-check", is_flag=True, help="Skip the parity check at export.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_handle_errors
-def export(model, format_, out_dir, engine, runtime, no_check, as_json):
+def export(model, format_, out_dir, engine, sample, runtime, no_check, as_json):
     from .api import export as do_export
 
     with _progress(f"exporting to {format_}", quiet=as_json):
         options = {"engine": engine} if engine else {}
+        if sample:
+            options["sample"] = _read_sample(sample)
         art = do_export(model, format=format_, out_dir=out_dir, runtime=runtime,
                         check=not no_check, **options)
     parity = art.manifest.get("parity", {})
@@ -136,11 +141,22 @@ def export(model, format_, out_dir, engine, runtime, no_check, as_json):
         sys.exit(1)
 
 
+def _read_sample(path: str):
+    import pandas as pd
+
+    from .errors import InputError
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as e:
+        raise InputError(f"Cannot read the sample CSV {path!r}: {e}") from None
+
+
 def _parity_line(p: dict) -> str:
     if not p.get("checked"):
         return f"parity: not checked ({p.get('reason', 'unknown reason')})"
     pr = p["prediction"]
-    return (f"parity ({p['runtime']}, {p['rows']} probe rows): max abs {pr['max_abs']:.3g}, "
+    rows = "sample rows vs the source object" if p.get("reference") == "source object" else "probe rows"
+    return (f"parity ({p['runtime']}, {p['rows']} {rows}): max abs {pr['max_abs']:.3g}, "
             f"max ULP {pr['max_ulp']:.0f} ({pr['ulp_dtype']}), label flips {pr['label_flips']}")
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import ir
 from .ir.evaluate import apply_transform, prepare_input
-from .ir.transforms import ColumnTransformer, Imputer, OneHotEncoder, Scaler, TextVectorizer
+from .ir.transforms import (ColumnTransformer, Imputer, OneHotEncoder, Scaler, TextVectorizer,
+                            ZeroAsMissing)
 
 _F32 = np.float32
 
@@ -257,6 +258,15 @@ def _inverse(step, Z: np.ndarray) -> np.ndarray:
         return X
     if isinstance(step, OneHotEncoder):
         return _inverse_one_hot(step, np.asarray(Z, dtype=np.float64))
+    if isinstance(step, TextVectorizer):
+        # A document holding the terms whose weight is positive (in vocabulary order).
+        Z = np.asarray(Z, dtype=np.float64)
+        docs = np.empty((Z.shape[0], 1), dtype=object)
+        for i, row in enumerate(Z):
+            docs[i, 0] = " ".join(step.vocabulary[j] for j in np.flatnonzero(row > 0))
+        return docs
+    if isinstance(step, ZeroAsMissing):
+        return np.where(np.isnan(np.asarray(Z, dtype=np.float64)), 0.0, Z)
     if isinstance(step, ColumnTransformer):
         X = np.empty((Z.shape[0], step.n_inputs), dtype=object)
         X[:] = None
