@@ -56,8 +56,9 @@ def convert(model, *, format: str, **options):
     from .converters import CONVERTERS
     from .probes import golden_rows
 
-    if isinstance(model, (str, os.PathLike)):
-        from .loading import load_model_file
+    from .loading import XGBOOST_EXTENSIONS, load_model_file
+
+    if isinstance(model, (str, os.PathLike)) and not str(model).lower().endswith(XGBOOST_EXTENSIONS):
         model = load_model_file(model)  # keep the object: an upstream engine may need it
     if format == "onnx" and options.get("engine") not in (None, "portable"):
         from .converters.upstream import upstream_bundle
