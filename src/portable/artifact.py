@@ -131,7 +131,7 @@ def environment() -> dict:
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
     for dist in ("portable", "numpy", "scikit-learn", "xgboost-cpu", "xgboost", "onnx",
-                 "onnxruntime"):
+                 "onnxruntime", "skl2onnx", "onnxmltools", "jpmml_evaluator", "titus2"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:

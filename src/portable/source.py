@@ -40,7 +40,12 @@ def source_predict(obj, model: ir.Model, X, *, output: str = "prediction"):
     if _is_xgb(obj):
         return _xgb_predict(obj, model, X, output)
     if type(obj).__module__.startswith("sklearn"):
-        return _sk_predict(obj, model, X, output)
+        try:
+            return _sk_predict(obj, model, X, output)
+        except ValueError as e:
+            if "NaN" in str(e) or "infinity" in str(e):
+                return None  # the estimator refuses missing values: nothing to compare
+            raise
     return None
 
 
