@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ir
+from .floats import f32_ceil, f32_floor
 from .ir.evaluate import apply_transform, prepare_input
 from .ir.transforms import (ColumnTransformer, Imputer, OneHotEncoder, Scaler, TextVectorizer,
                             ZeroAsMissing)
@@ -108,8 +109,8 @@ def _z_base(model: ir.Model, base_raw, rng) -> np.ndarray:
 def _inclusive_bounds(op: str, t: float, went_left: bool, in32: bool):
     """Inclusive (lo, hi) bound on the input value implied by one ancestor's test."""
     if in32:
-        down = _f32_floor(t)
-        up = _f32_ceil(t)
+        down = f32_floor(t)
+        up = f32_ceil(t)
         if op == "<":  # left: x < t ; right: x >= t
             return (-np.inf, float(np.nextafter(_F32(up), _F32(-np.inf)))) if went_left else (float(up), np.inf)
         # "<=": left: x <= t ; right: x > t
@@ -119,20 +120,10 @@ def _inclusive_bounds(op: str, t: float, went_left: bool, in32: bool):
     return (-np.inf, t) if went_left else (float(np.nextafter(t, np.inf)), np.inf)
 
 
-def _f32_floor(t: float) -> np.float32:
-    v = _F32(t)
-    return v if float(v) <= t else np.nextafter(v, _F32(-np.inf))
-
-
-def _f32_ceil(t: float) -> np.float32:
-    v = _F32(t)
-    return v if float(v) >= t else np.nextafter(v, _F32(np.inf))
-
-
 def _around(t: float, in32: bool) -> list[float]:
     """Values at and one ULP around threshold ``t`` in the input's dtype."""
     if in32:
-        down, up = _f32_floor(t), _f32_ceil(t)
+        down, up = f32_floor(t), f32_ceil(t)
         vals = [np.nextafter(down, _F32(-np.inf)), down, up, np.nextafter(up, _F32(np.inf))]
         if down == up:
             vals = vals[:2] + vals[3:]

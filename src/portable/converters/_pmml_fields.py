@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from ..errors import UnsupportedFeatureError
+from ..floats import f32_ceil, f32_floor  # noqa: F401  (shared with the PFA emitter)
 from ..ir.transforms import ColumnTransformer, Imputer, OneHotEncoder, Scaler
 
 NS = "http://www.dmg.org/PMML-4_4"
@@ -52,18 +53,6 @@ def num32(v) -> str:
     ``(float) Double.parseDouble`` unchanged, so no double rounding can move a threshold.
     """
     return num64(float(_F32(v)))
-
-
-def f32_floor(t: float) -> np.float32:
-    """The largest float32 <= t: for a float32 x, ``x <= t`` iff ``x <= f32_floor(t)``."""
-    v = _F32(t)
-    return v if float(v) <= t else np.nextafter(v, _F32(-np.inf))
-
-
-def f32_ceil(t: float) -> np.float32:
-    """The smallest float32 >= t: for a float32 x, ``x < t`` iff ``x < f32_ceil(t)``."""
-    v = _F32(t)
-    return v if float(v) >= t else np.nextafter(v, _F32(np.inf))
 
 
 class Names:
