@@ -69,7 +69,9 @@ def write_artifact(out_dir, files: dict[str, bytes], manifest: dict, *,
     manifest["files"] = {name: {"sha256": sha256(data), "bytes": len(data)}
                          for name, data in sorted(files.items())}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    _remove_stale(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp",
+                                dir=out.parent))
     try:
         for name, data in sorted(files.items()):
             target = (tmp / name).resolve()
@@ -84,7 +86,7 @@ def write_artifact(out_dir, files: dict[str, bytes], manifest: dict, *,
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _fsync_dir(tmp)
         if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            old = out.with_name(f".{out.name}.{os.getpid()}.old")
             os.rename(out, old)
             os.rename(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
@@ -94,6 +96,32 @@ def write_artifact(out_dir, files: dict[str, bytes], manifest: dict, *,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Artifact(out, manifest)
+
+
+def _remove_stale(out: Path) -> None:
+    """Delete what a killed writer of ``out`` left: ``.NAME.PID.*.tmp`` / ``.NAME.PID.old``
+    folders whose process is gone. If a kill fell between the two renames, the previous
+    artifact (``.old``) is put back first."""
+    for p in out.parent.glob(f".{out.name}.*"):
+        parts = p.name[len(out.name) + 2:].split(".")
+        if not parts or not parts[0].isdigit() or _alive(int(parts[0])):
+            continue
+        if p.name.endswith(".old") and not out.exists():
+            os.rename(p, out)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync_dir(d: Path) -> None:
