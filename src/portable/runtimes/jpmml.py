@@ -128,7 +128,10 @@ class JpmmlRuntime:
         why = self.available()
         if why:
             raise RuntimeUnavailableError(why)
-        return JpmmlSession(path.read_bytes(), artifact.signature, verify=verify)
+        data = path.read_bytes()
+        from ..xmlsafe import check_xml
+        check_xml(data, what=f"PMML file {str(path)!r}")  # no DTD/entities reach the JVM
+        return JpmmlSession(data, artifact.signature, verify=verify)
 
 
 class JpmmlSession:
