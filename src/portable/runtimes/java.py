@@ -1,0 +1,96 @@
+"""javac + JVM: runs ``--format java`` artifacts in a long-lived ``java`` process.
+
+The sources are compiled once per distinct content (SHA-256 over the sources and javac's
+version) into ``$PORTABLE_CACHE_DIR/java/<hash>/classes``; a session then starts
+``java portable_model.Server`` and feeds it batches over pipes (protocol in
+``_subprocess.py``). ``close()`` kills the JVM, as do a finalizer and an ``atexit`` hook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..errors import ArtifactError, RuntimeUnavailableError
+from ._subprocess import PipeSession, read_native
+from .c import cache_dir
+
+
+class JavaRuntime:
+    """Runtime "jvm" for the "java" format.
+
+    Examples
+    --------
+    >>> session = portable.load("out/java")          # doctest: +SKIP
+    >>> session.predict(X); session.close()          # doctest: +SKIP
+    """
+
+    name = "jvm"
+    formats = ("java",)
+
+    def __init__(self, *, timeout: float = 120.0):
+        self.timeout = timeout
+
+    @classmethod
+    def available(cls) -> str | None:
+        missing = [t for t in ("java", "javac") if shutil.which(t) is None]
+        if missing:
+            return (f"The jvm runtime needs a JDK (11 or later): {' and '.join(missing)} not "
+                    f"found on PATH (e.g. apt-get install openjdk-17-jdk-headless).")
+        return None
+
+    def load(self, artifact) -> PipeSession:
+        if isinstance(artifact, (str, os.PathLike)):
+            from ..artifact import read_artifact
+            artifact = read_artifact(artifact)
+        why = self.available()
+        if why:
+            raise RuntimeUnavailableError(why)
+        meta = read_native(artifact, "java")
+        classes = compile_classes(Path(artifact.path))
+        return PipeSession(["java", "-Xss16m", "-cp", str(classes), meta["main"]],
+                           cwd=str(classes), signature=artifact.signature, meta=meta,
+                           timeout=self.timeout, engine="java")
+
+
+def compile_classes(folder: Path) -> Path:
+    """javac the artifact's ``src`` tree (cached); returns the classes folder."""
+    sources = sorted((folder / "src").rglob("*.java"))
+    if not sources:
+        raise ArtifactError(f"{str(folder)!r} has no Java sources under src/.")
+    version = subprocess.run(["javac", "-version"], capture_output=True, text=True)
+    h = hashlib.sha256((version.stdout + version.stderr).encode())
+    for p in sources:
+        data = p.read_bytes()
+        h.update(f"{p.relative_to(folder)}:{len(data)}:".encode())
+        h.update(data)
+    final = cache_dir() / "java" / h.hexdigest()[:32]
+    if (final / "classes").is_dir():
+        return final / "classes"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    try:
+        (tmp / "classes").mkdir()
+        (tmp / "sources.txt").write_text("\n".join(str(p) for p in sources) + "\n")
+        flags = ["-Xlint:-strictfp"] if _lint_ok() else []
+        r = subprocess.run(["javac", "-J-Xmx3g", *flags, "-nowarn", "-encoding", "UTF-8",
+                            "-d", str(tmp / "classes"), "@" + str(tmp / "sources.txt")],
+                           capture_output=True, text=True, timeout=3600)
+        if r.returncode:
+            raise ArtifactError(f"javac failed: {(r.stdout + r.stderr).strip()[-2000:]}")
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process finished the same build first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final / "classes"
+
+
+def _lint_ok() -> bool:
+    return subprocess.run(["javac", "-Xlint:-strictfp", "-version"],
+                          capture_output=True).returncode == 0

@@ -1,0 +1,61 @@
+"""Node.js: runs ``--format javascript`` artifacts in a long-lived ``node`` process.
+
+A session starts ``node server.js`` in the artifact folder (an ES module package) and feeds
+it batches over pipes (protocol in ``_subprocess.py``). ``close()`` kills the process, as
+do a finalizer and an ``atexit`` hook.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from ..errors import RuntimeUnavailableError
+from ._subprocess import PipeSession, read_native
+
+MIN_NODE = 14  # ES modules in .js files ("type": "module")
+
+
+class NodeRuntime:
+    """Runtime "node" for the "javascript" format.
+
+    Examples
+    --------
+    >>> session = portable.load("out/javascript")    # doctest: +SKIP
+    >>> session.predict(X); session.close()          # doctest: +SKIP
+    """
+
+    name = "node"
+    formats = ("javascript",)
+
+    def __init__(self, *, timeout: float = 120.0):
+        self.timeout = timeout
+
+    @classmethod
+    def available(cls) -> str | None:
+        node = shutil.which("node")
+        if node is None:
+            return ("The node runtime needs Node.js (14 or later) on PATH "
+                    "(e.g. apt-get install nodejs).")
+        try:
+            out = subprocess.run([node, "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+            major = int(out.lstrip("v").split(".")[0])
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return f"Cannot tell which Node.js {node!r} is; the node runtime needs 14 or later."
+        if major < MIN_NODE:
+            return f"Node.js {out} is too old: the node runtime needs {MIN_NODE} or later."
+        return None
+
+    def load(self, artifact) -> PipeSession:
+        if isinstance(artifact, (str, os.PathLike)):
+            from ..artifact import read_artifact
+            artifact = read_artifact(artifact)
+        why = self.available()
+        if why:
+            raise RuntimeUnavailableError(why)
+        meta = read_native(artifact, "javascript")
+        return PipeSession(["node", meta["main"]], cwd=str(artifact.path),
+                           signature=artifact.signature, meta=meta, timeout=self.timeout,
+                           engine="node")
