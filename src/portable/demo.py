@@ -1,5 +1,9 @@
-"""``make demo``: train the seed's example model, inspect it, export every available route,
-measure parity on held-out and threshold-probe rows, and write a report.
+"""``make demo``: the seed's workflows end to end, offline, in one command.
+
+Trains the three recipes (house prices, sentiment, iris), verifies every route against the
+source library and the reference evaluator, benchmarks the house-price model, packages it
+for SageMaker, starts the local endpoint and sends it a real request, runs a batch
+transform, and writes one HTML report (plus Markdown and JSON).
 
 Run as ``python -m portable.demo --out demo-out``.
 """
@@ -8,114 +12,128 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
-
-import numpy as np
 
 
 def _log(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _route_line(name: str, v: dict) -> str:
+    parts = []
+    for route, e in v["routes"].items():
+        ref = (e.get("results") or {}).get("vs_reference") or {}
+        flips = sum((k.get("label") or {}).get("label_flips", 0) for k in ref.values())
+        extra = f" (flips {flips})" if ref else f" ({e.get('reason', '')[:60]})"
+        parts.append(f"{route}: {e.get('status')}{extra}")
+    return f"{name}: " + ", ".join(parts)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="demo-out")
     args = ap.parse_args(argv)
-    out = Path(args.out)
+    out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
 
-    import xgboost as xgb
+    import numpy as np
 
     import portable
-    from portable.converters import CONVERTERS
-    from portable.datasets import house_prices
-    from portable.parity import compare
-    from portable.summary import describe
+    from portable.bench import bench
+    from portable.packaging import package
+    from portable.recipes import train
+    from portable.report import write_report
+    from portable.serving.transform import transform
 
-    X, y, names = house_prices(6000, seed=7, missing=0.05)
-    n_train = 4000
-    t0 = time.perf_counter()
-    est = xgb.XGBRegressor(n_estimators=200, max_depth=6, learning_rate=0.1, n_jobs=2,
-                           random_state=0)
-    import pandas as pd
-    est.fit(pd.DataFrame(X[:n_train], columns=names), y[:n_train])
-    model_path = out / "house-prices.json"
-    est.save_model(model_path)
-    _log(f"trained XGBRegressor (200 trees) on {n_train} rows in "
-         f"{time.perf_counter() - t0:.1f}s -> {model_path}")
-
-    m = portable.import_model(model_path)
-    info = describe(m)
-    _log(f"inspect: {info['estimator']} {info['task']}, {info['trees']} trees, max depth "
-         f"{info['max_depth']}, {info['leaves']} leaves, base_score {info['base_score']}")
-    X_test = X[n_train:]
-    ref = portable.evaluate(m, X_test)
-    r2 = 1 - np.sum((ref[:, 0] - y[n_train:]) ** 2) / np.sum((y[n_train:] - y[n_train:].mean()) ** 2)
-    src = est.predict(pd.DataFrame(X_test, columns=names), output_margin=True).reshape(-1, 1)
-    vs_source = compare(src, portable.evaluate(m, X_test, output="margin"))
-    _log(f"reference evaluator vs xgboost on {len(X_test)} held-out rows: max ULP "
-         f"{vs_source['max_ulp']:.0f}; test R^2 {r2:.3f}")
-    probes = portable.probe_rows(m, n=2000, background=X_test)
-    import xgboost
-    probe_src = est.get_booster().predict(xgboost.DMatrix(probes, feature_names=names),
-                                          output_margin=True).reshape(-1, 1)
-    vs_probes = compare(probe_src, portable.evaluate(m, probes, output="margin"))
-    _log(f"reference evaluator vs xgboost on {len(probes)} threshold-probe rows: max ULP "
-         f"{vs_probes['max_ulp']:.0f}")
-
-    routes = {}
-    for fmt in CONVERTERS.names():
-        try:
-            CONVERTERS.get(fmt)
-        except Exception as e:
-            routes[fmt] = {"status": f"not available ({type(e).__name__})"}
-            continue
+    # 1. Train the seed's three workloads.
+    trained = {}
+    for recipe in ("house-prices", "sentiment", "iris-multiclass"):
         t0 = time.perf_counter()
-        try:
-            art = portable.export(m, format=fmt, out_dir=out / "artifacts" / fmt)
-        except portable.PortableError as e:
-            routes[fmt] = {"status": f"failed: {e}"}
-            _log(f"{fmt}: {e}")
-            continue
-        parity = art.manifest.get("parity", {})
-        routes[fmt] = {"status": "exported", "seconds": round(time.perf_counter() - t0, 2),
-                       "parity": parity}
-        _log(f"{fmt}: exported in {routes[fmt]['seconds']}s; " + _parity_text(parity))
+        res = train(recipe, out_dir=out / "recipes" / recipe, seed=0)
+        trained[recipe] = res
+        _log(f"trained {recipe} in {time.perf_counter() - t0:.1f}s: test {res.metrics['test']}")
 
-    report = {"model": info, "reference_vs_source": {"held_out": vs_source, "probes": vs_probes},
-              "test_r2": r2, "routes": routes}
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
-    (out / "report.md").write_text(_markdown(report))
-    _log(f"report: {(out / 'report.md').resolve()}")
-    return 0
+    # 2. Verify every route on held-out, NaN and threshold-probe rows.
+    results = []
+    for recipe, res in trained.items():
+        t0 = time.perf_counter()
+        v = portable.verify(res.model, n_rows=500, n_probe=1000, seed=0)
+        v.setdefault("model", {})["name"] = recipe
+        results.append(v)
+        _log(f"verified in {time.perf_counter() - t0:.1f}s -> " + _route_line(recipe, v))
 
+    # 3. Benchmark the house-price model (quick settings; `make bench` runs the full suite).
+    t0 = time.perf_counter()
+    house = trained["house-prices"]
+    b = bench(house.paths["model"], quick=True, peers=True, seed=0)
+    b.setdefault("model", {})["name"] = "house-prices"
+    results.append(b)
+    _log(f"benchmarked in {time.perf_counter() - t0:.1f}s")
 
-def _parity_text(p: dict) -> str:
-    if not p.get("checked"):
-        return f"parity not checked ({p.get('reason')})"
-    pr = p["prediction"]
-    return (f"parity on {p['rows']} probe rows: max abs {pr['max_abs']:.3g}, max ULP "
-            f"{pr['max_ulp']:.0f}, flips {pr['label_flips']}")
+    # 4. Package for SageMaker: AWS's built-in XGBoost container and an ONNX endpoint image.
+    pkgs = {}
+    for flavor in ("xgboost-builtin", "onnx"):
+        pkg = package(house.paths["model"], flavor=flavor, out_dir=out / "sagemaker" / flavor)
+        pkgs[flavor] = pkg
+        _log(f"packaged {flavor}: {pkg.path / 'model.tar.gz'} "
+             f"({pkg.manifest['container']['image']})")
 
-
-def _markdown(r: dict) -> str:
-    lines = ["# portable demo report", "",
-             f"Model: {r['model']['estimator']} ({r['model']['trees']} trees), "
-             f"test R² {r['test_r2']:.3f}", "",
-             "| check | rows | max abs | max ULP | label flips |", "|---|---|---|---|---|"]
-    for k, v in r["reference_vs_source"].items():
-        lines.append(f"| reference vs xgboost ({k}) | {v['rows']} | {v['max_abs']:.3g} | "
-                     f"{v['max_ulp']:.0f} | {v['label_flips']} |")
-    for fmt, v in r["routes"].items():
-        p = v.get("parity", {})
-        if p.get("checked"):
-            pr = p["prediction"]
-            lines.append(f"| {fmt} ({p['runtime']}) vs reference | {p['rows']} | "
-                         f"{pr['max_abs']:.3g} | {pr['max_ulp']:.0f} | {pr['label_flips']} |")
+    # 5. The local endpoint: same /ping and /invocations contract as SageMaker.
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "portable.cli", "serve",
+                               str(pkgs["onnx"].path), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(base + "/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
         else:
-            lines.append(f"| {fmt} | – | – | – | {v['status']} {p.get('reason', '')} |")
-    return "\n".join(lines) + "\n"
+            raise RuntimeError("the local endpoint did not come up")
+        X_test = np.genfromtxt(house.paths["test"], delimiter=",", skip_header=1)[:, :-1]
+        body = "\n".join(",".join("" if np.isnan(v) else repr(float(v)) for v in row)
+                         for row in X_test[:3]).encode()
+        req = urllib.request.Request(base + "/invocations", data=body,
+                                     headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            answer = r.read().decode().strip().replace("\n", " | ")
+        expected = portable.evaluate(portable.import_model(house.paths["model"]), X_test[:3])
+        _log(f"POST /invocations (3 rows) -> {answer}; reference {expected[:, 0].tolist()}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    # 6. Batch transform of the test split (SplitType=Line, MultiRecord, AssembleWith=Line).
+    inp = out / "transform" / "input"
+    inp.mkdir(parents=True, exist_ok=True)
+    np.savetxt(inp / "test.csv", X_test, delimiter=",", fmt="%.17g")
+    rep = transform(pkgs["onnx"].path, inp, out / "transform" / "output")
+    _log(f"batch transform: {rep}")
+
+    # 7. One report.
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    html, md = out / "report.html", out / "report.md"
+    write_report(results, html_path=html, md_path=md)
+    passed = all(v["passed"] for v in results if v.get("kind") == "verify")
+    _log(f"done in {time.perf_counter() - t_start:.0f}s; parity {'PASSED' if passed else 'FAILED'}")
+    _log(f"report: {html}")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -97,7 +97,8 @@ def booster_objective(booster) -> tuple[str, int]:
 def _booster_output(booster, X, kind: str) -> np.ndarray:
     import xgboost
 
-    d = xgboost.DMatrix(np.asarray(X, dtype=np.float32))
+    # A DataFrame-fitted booster checks names: give the rows the booster's own names.
+    d = xgboost.DMatrix(np.asarray(X, dtype=np.float32), feature_names=booster.feature_names)
     if kind != "probability":
         return booster.predict(d)
     objective, _ = booster_objective(booster)
