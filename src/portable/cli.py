@@ -215,57 +215,6 @@ def predict(artifact, input_, output, runtime, margin):
     write_rows(output, names, Y)
 
 
-@main.command(help="Export MODEL through every available route, run each runtime and compare "
-                   "it with the source library and the reference evaluator on held-out, NaN "
-                   "and threshold-probe rows. Exit 1 when any runtime fails. " + PICKLE_WARNING)
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--formats", default=None, help="Comma-separated formats (default: all available).")
-@click.option("--data", default=None, type=click.Path(dir_okay=False),
-              help="CSV of held-out rows (default: rows sampled from the model's thresholds).")
-@click.option("--probes", "n_probe", default=2000, show_default=True, help="Threshold-probe rows.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_handle_errors
-def verify(model, formats, data, n_probe, seed, as_json):
-    from .api import import_model
-    from .csvio import read_rows
-    from .verify import verify as do_verify
-
-    rows = read_rows(data, import_model(model).signature) if data else None
-    fmts = [f.strip() for f in formats.split(",")] if formats else None
-    with _progress("verifying", quiet=as_json) as prog:
-        res = do_verify(model, formats=fmts, data=rows, n_probe=n_probe, seed=seed,
-                        progress=prog.update)
-    if as_json:
-        _emit_json(res)
-    else:
-        _print_verify(res)
-    sys.exit(0 if res["passed"] else 1)
-
-
-def _print_verify(res: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=f"parity: {res['model']['estimator']} ({res['model']['task']})")
-    for c in ("route", "runtime", "rows", "stage", "max abs", "max rel", "max ULP", "flips", "status"):
-        t.add_column(c)
-    for kind, stages in res["source_vs_reference"].items():
-        for stage, r in stages.items():
-            t.add_row("source library", "reference", kind, stage, f"{r['max_abs']:.3g}",
-                      f"{r['max_rel']:.3g}", f"{r['max_ulp']:.0f}", str(r["label_flips"]), "")
-    for fmt, e in res["routes"].items():
-        if "results" not in e:
-            t.add_row(fmt, e.get("runtime", ""), "", "", "", "", "", "",
-                      f"{e['status']}: {e.get('reason', '')}"[:80])
-            continue
-        for kind, stages in e["results"].items():
-            for stage, r in stages.items():
-                t.add_row(fmt, e["runtime"], kind, stage, f"{r['max_abs']:.3g}", f"{r['max_rel']:.3g}",
-                          f"{r['max_ulp']:.0f}", str(r["label_flips"]), e["status"])
-    Console().print(t)
-
-
 def session_signature(artifact):
     from .artifact import read_artifact
     return read_artifact(artifact).signature

@@ -1,156 +1,608 @@
-"""``verify``: export through every available route, run every runtime, compare each with the
-source library and the reference evaluator on held-out, NaN and threshold-probe rows."""
+"""``verify``: export through every available route, run every runtime, and compare each with
+the source library and the reference evaluator on held-out, NaN and threshold-probe rows.
+
+::
+
+    trained object ──source_predict──────────────┐
+        │                                         ├─ "source" (frontend bugs)
+        └─import_model─> ir.Model ──evaluate─────┤
+                            │                     ├─ every route: vs reference, vs source
+                            └─convert─> artifact ──load(runtime)─> session.predict
+
+Stages compared: ``margin`` (raw scores), ``prediction`` (values / probabilities) and
+``label`` (classifiers). A value *agrees* when it is within any bound its stage sets
+(``max_abs``, ``max_rel`` (times |reference|), ``max_ulp``), as ``numpy.isclose`` admits
+``atol + rtol``; a stage passes when every value agrees and labels flip no more than
+``label_flips``. Tolerances are looked up by route id (``onnx/onnxruntime``), then format
+or engine (``onnx``, ``skl2onnx``), then ``default``; override them with a dict or
+``"fmt.stage.metric=value"`` strings (:func:`parse_tolerances`).
+
+Slow runtimes get a time budget: the harness times a warm-up call, and when all rows
+would take longer than ``budget`` seconds it compares a seeded subsample of each row kind,
+and says so (``rows.compared`` < ``rows.available``, ``subsampled``).
+"""
 
 from __future__ import annotations
 
+import os
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from . import ir
-from .errors import PortableError
-from .parity import compare
+from .errors import InputError, PortableError
+from .parity import compare, ulp_distance
 
-# A runtime passes when, on every row kind, labels never flip and the prediction's relative
-# error stays within this bound (code routes reproduce float32 sums exactly: 0 ULP margins).
+STAGES = ("margin", "prediction", "label")
+KINDS = ("held_out", "nan", "probes")
+METRICS = ("max_abs", "max_rel", "max_ulp", "label_flips")
+
 DEFAULT_TOLERANCES = {
-    "default": {"label_flips": 0, "max_rel": 1e-5, "max_ulp_margin": None},
-    "c": {"label_flips": 0, "max_rel": 1e-5, "max_ulp_margin": 0},
-    "python": {"label_flips": 0, "max_rel": 1e-5, "max_ulp_margin": 0},
-    "java": {"label_flips": 0, "max_rel": 1e-5, "max_ulp_margin": 0},
-    "javascript": {"label_flips": 0, "max_rel": 1e-5, "max_ulp_margin": 0},
+    # Our own routes reproduce the reference's arithmetic: tree margins bit for bit (a few
+    # ULP leave room for a runtime that sums in another order), float64 dot products to
+    # rounding (1e-12), links within a few ULP, tiny probabilities within 1e-7 absolute.
+    "default": {"margin": {"max_ulp": 4, "max_abs": 1e-12, "max_rel": 1e-12},
+                "prediction": {"max_ulp": 4, "max_abs": 1e-7, "max_rel": 1e-12},
+                "label": {"label_flips": 0}},
+    # The source library against the reference evaluator (XGBoost's vectorised expf).
+    "source": {"margin": {"max_ulp": 4, "max_abs": 1e-12, "max_rel": 1e-12},
+               "prediction": {"max_ulp": 4, "max_abs": 1e-7, "max_rel": 1e-12},
+               "label": {"label_flips": 0}},
+    # JPMML computes XGBoost's float32 sigmoid / softmax with Java's own exp.
+    "pmml": {"prediction": {"max_ulp": 16, "max_abs": 2.5e-7}},
+    # Upstream engines compute in float32 and have no margin output; flips still fail.
+    "skl2onnx": {"prediction": {"max_rel": 1e-5, "max_abs": 1e-6}, "label": {"label_flips": 0}},
+    "onnxmltools": {"prediction": {"max_rel": 1e-5, "max_abs": 1e-6},
+                    "label": {"label_flips": 0}},
 }
+HIST_EDGES = [0, 1, 2, 4, 16, 256, 65536]  # ULP bins: 0, 1, 2-3, 4-15, 16-255, ..., inf
+MIN_ROWS = 20  # a budgeted runtime still compares at least this many rows of each kind
 
 
-def _rows(model: ir.Model, data, n_rows: int, n_probe: int, seed: int) -> dict:
+# ----------------------------------------------------------------------------- tolerances
+def parse_tolerances(items) -> dict:
+    """``["onnx.prediction.max_abs=1e-6", "default.label.label_flips=2"]`` -> nested dict.
+
+    The key before the stage may be a format, a route id (``pmml/jpmml``), an engine, or
+    ``default`` / ``source``; ``none`` as a value removes the bound.
+    """
+    out: dict = {}
+    for item in items or ():
+        key, sep, value = str(item).partition("=")
+        parts = key.strip().rsplit(".", 2)
+        if not sep or len(parts) != 3 or parts[1] not in STAGES or parts[2] not in METRICS:
+            raise InputError(f"Bad tolerance {item!r}: write FORMAT.STAGE.METRIC=VALUE with "
+                             f"STAGE in {', '.join(STAGES)} and METRIC in {', '.join(METRICS)}, "
+                             f"e.g. onnx.prediction.max_abs=1e-6.")
+        try:
+            v = None if value.strip().lower() == "none" else float(value)
+        except ValueError:
+            raise InputError(f"Bad tolerance {item!r}: {value!r} is not a number.") from None
+        out.setdefault(parts[0], {}).setdefault(parts[1], {})[parts[2]] = v
+    return out
+
+
+def _merge(base: dict, extra: dict | None) -> dict:
+    out = {k: {s: dict(m) for s, m in v.items()} for k, v in base.items()}
+    for key, stages in (extra or {}).items():
+        for stage, metrics in stages.items():
+            out.setdefault(key, {}).setdefault(stage, {}).update(metrics)
+    return out
+
+
+def tolerance_for(tol: dict, keys, stage: str) -> dict:
+    """The stage's bounds, layered from ``default`` up to the most specific of ``keys``
+    (route id first): each layer's metrics replace the ones below it; None removes one."""
+    out: dict = {}
+    for key in ["default", *reversed(list(keys))]:
+        out.update(tol.get(key, {}).get(stage, {}))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _disagree(ref: np.ndarray, got: np.ndarray, bounds: dict) -> np.ndarray:
+    """Per row: True when some value is outside every bound of ``bounds``."""
+    ref64, got64 = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(ref64 - got64)
+    nan_ok = np.isnan(ref64) & np.isnan(got64)
+    ok = nan_ok.copy()
+    if not any(k in bounds for k in ("max_abs", "max_rel", "max_ulp")):
+        return np.zeros(ref64.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if "max_abs" in bounds:
+            ok |= diff <= bounds["max_abs"]
+        if "max_rel" in bounds:
+            ok |= diff <= bounds["max_rel"] * np.abs(ref64)
+        if "max_ulp" in bounds:
+            dt = np.float32 if np.asarray(ref).dtype == np.float32 else np.float64
+            ok |= ulp_distance(ref, got, dt) <= bounds["max_ulp"]
+    return ~ok.all(axis=1)
+
+
+def _histogram(ref, got) -> list[int]:
+    dt = np.float32 if np.asarray(ref).dtype == np.float32 else np.float64
+    d = ulp_distance(ref, got, dt).max(axis=1) if len(ref) else np.zeros(0)
+    edges = HIST_EDGES + [np.inf]
+    counts = [int(np.count_nonzero(d == 0))]
+    for lo, hi in zip(edges[1:], edges[2:]):
+        counts.append(int(np.count_nonzero((d >= lo) & (d < hi))))
+    counts.append(int(np.count_nonzero(np.isinf(d))))
+    return counts
+
+
+def hist_labels() -> list[str]:
+    """Names of the ULP-histogram bins stored in verify results."""
+    e = HIST_EDGES
+    labels = ["0"] + [f"{lo}" if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in zip(e[1:], e[2:])]
+    return labels + [f">={e[-1]}", "inf/NaN"]
+
+
+# ----------------------------------------------------------------------------- rows
+def _rows(model: ir.Model, data, n_rows: int, n_nan: int, n_probe: int, seed: int) -> dict:
     from .ir.evaluate import prepare_input
     from .probes import probe_rows, sample_rows
 
-    held = prepare_input(model.signature, data) if data is not None else sample_rows(model, n_rows, seed=seed)
-    nan = held.copy()
+    held = (prepare_input(model.signature, data) if data is not None
+            else sample_rows(model, n_rows, seed=seed))
     rng = np.random.default_rng(seed + 1)
+    pick = rng.permutation(len(held))[:min(n_nan, len(held))]
+    nan = held[np.sort(pick)].copy()
     numeric = [j for j, t in enumerate(model.signature.feature_types) if t != "string"]
-    mask = rng.random((len(nan), len(numeric))) < 0.15
-    for k, j in enumerate(numeric):
-        nan[mask[:, k], j] = np.nan
-    probes = probe_rows(model, n=n_probe, seed=seed, background=held)
+    if numeric and len(nan):
+        mask = rng.random((len(nan), len(numeric))) < 0.15
+        for k, j in enumerate(numeric):
+            nan[mask[:, k], j] = np.nan
+    probes = probe_rows(model, n=n_probe, seed=seed, background=held[:2000])
     return {"held_out": held, "nan": nan, "probes": probes}
+
+
+def _same_labels(a, b) -> np.ndarray:
+    """Elementwise label equality across engines (1 == 1.0 == "1")."""
+    def norm(v):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return str(v)
+    return np.array([norm(x) == norm(y) for x, y in zip(a, b)], dtype=bool)
+
+
+# ----------------------------------------------------------------------------- comparisons
+def _stage_result(ref, got, bounds: dict, *, cls: bool) -> dict:
+    r = compare(ref, got, classification=cls)
+    bad = _disagree(ref, got, bounds) if "shape_mismatch" not in r else np.ones(len(ref), bool)
+    r["mismatched_rows"] = int(np.count_nonzero(bad))
+    r["passed"] = bool(r["mismatched_rows"] == 0)
+    r["histogram"] = _histogram(ref, got) if "shape_mismatch" not in r else None
+    return r, bad
+
+
+def _label_result(ref_labels, got_labels, bounds: dict, derived: bool,
+                  undefined=None) -> tuple[dict, np.ndarray]:
+    """Label flips; rows in ``undefined`` (the reference predicts NaN) are not compared."""
+    bad = ~_same_labels(ref_labels, got_labels)
+    if undefined is not None:
+        bad &= ~undefined
+    n = int(np.count_nonzero(bad))
+    out = {"rows": int(len(ref_labels)), "label_flips": n,
+           "passed": n <= bounds.get("label_flips", 0), "derived": derived}
+    if undefined is not None and undefined.any():
+        out["undefined"] = int(np.count_nonzero(undefined))
+    return out, bad
+
+
+def _labels(model, pred):
+    return ir.labels(model, np.asarray(pred, np.float64))
+
+
+# ----------------------------------------------------------------------------- source
+def _source_object(model):
+    """The trained object for source predictions (an XGBoost file as a Booster)."""
+    from .loading import XGBOOST_EXTENSIONS, load_model_file
+
+    if isinstance(model, (str, os.PathLike)):
+        if str(model).lower().endswith(XGBOOST_EXTENSIONS):
+            try:
+                import xgboost
+                return xgboost.Booster(model_file=str(model))
+            except ImportError:
+                return load_model_file(model)  # an ir.Model: no source comparison
+        return load_model_file(model)
+    return model
+
+
+def _source_outputs(obj, m: ir.Model, X) -> dict:
+    """The source library's margin, prediction and labels for ``X`` (None where absent)."""
+    from .source import _frame, source_predict
+
+    out = {}
+    for stage in ("margin", "prediction"):
+        try:
+            out[stage] = source_predict(obj, m, X, output=stage)
+        except Exception as e:  # sklearn refuses NaN where the estimator has no NaN story
+            out[stage] = None
+            out.setdefault("errors", {})[stage] = f"{type(e).__name__}: {e}"[:300]
+    if m.signature.task == "classification" and out.get("prediction") is not None:
+        try:
+            if hasattr(obj, "predict") and not type(obj).__name__ == "Booster":
+                out["label"] = np.asarray(obj.predict(_frame(obj, m, X)), dtype=object).ravel()
+            else:
+                out["label"] = _labels(m, out["prediction"])
+        except Exception as e:
+            out.setdefault("errors", {})["label"] = f"{type(e).__name__}: {e}"[:300]
+    return out
 
 
 def _align(src: np.ndarray | None, ref: np.ndarray):
     """Binary LogisticRegression's IR margin is [-d, d]; the library returns d."""
-    if src is not None and src.shape[1] == 1 and ref.shape[1] == 2:
+    if src is not None and src.ndim == 2 and src.shape[1] == 1 and ref.shape[1] == 2:
         return ref[:, 1:]
     return ref
 
 
-def verify(model, *, formats=None, data=None, n_rows: int = 1000, n_probe: int = 2000,
-           seed: int = 0, tolerances: dict | None = None, runtimes: dict | None = None,
-           progress=None) -> dict:
+# ----------------------------------------------------------------------------- routes
+def plan_routes(m: ir.Model, *, formats=None, runtimes=None, engines=None, obj=None) -> list[dict]:
+    """Routes to run: every (format, runtime) pair asked for, each with its status so far.
+
+    ``runtimes`` adds runtimes to their formats' defaults (a list of names, or a dict
+    format -> name or list of names); ``engines`` adds upstream ONNX engines.
+    """
+    from .converters import CONVERTERS
+    from .runtimes import RUNTIMES
+
+    routes = []
+    extra = runtimes or []
+    if isinstance(extra, str):
+        extra = [r.strip() for r in extra.split(",") if r.strip()]
+    for fmt in formats or CONVERTERS.names():
+        base = {"format": fmt, "engine": "portable"}
+        try:
+            conv = CONVERTERS.get(fmt)
+        except ImportError as e:
+            routes.append({**base, "id": fmt, "runtime": None, "status": "skipped",
+                           "reason": f"the {fmt} converter is not available here ({e})"})
+            continue
+        names = [conv.default_runtime]
+        if isinstance(extra, dict):
+            more = extra.get(fmt, [])
+            names += [more] if isinstance(more, str) else list(more)
+        else:
+            for name in extra:
+                try:
+                    if fmt in RUNTIMES.get(name).formats:
+                        names.append(name)
+                except ImportError:
+                    continue
+        missing = sorted(m.step_kinds() - set(conv.supports))
+        for name in dict.fromkeys(names):
+            r = {**base, "id": f"{fmt}/{name}", "runtime": name, "status": "pending"}
+            if missing:
+                r.update(status="skipped", reason=f"{fmt} cannot express {', '.join(missing)}")
+            routes.append(r)
+    for engine in engines or ():
+        r = {"format": "onnx", "engine": engine, "id": f"onnx[{engine}]/onnxruntime",
+             "runtime": "onnxruntime", "status": "pending"}
+        if obj is None or isinstance(obj, ir.Model):
+            r.update(status="skipped", reason=f"{engine} converts the trained object; "
+                                              f"none was given (an IR model or XGBoost file)")
+        routes.append(r)
+    for r in routes:
+        if r["status"] == "pending":
+            try:
+                why = RUNTIMES.get(r["runtime"]).available()
+            except ImportError as e:
+                why = f"the {r['runtime']} runtime is not available here ({e})"
+            if why:
+                r.update(status="skipped", reason=why)
+    return routes
+
+
+_EXPORT_LOCK = threading.Lock()
+
+
+def _export(route, m, obj, tmp: Path, cache: dict):
+    """The route's artifact, exported once per (format, engine) and shared by runtimes."""
+    from .api import convert
+    from .artifact import read_artifact
+
+    key = (route["format"], route["engine"])
+    with _EXPORT_LOCK:
+        if key not in cache:
+            out = tmp / f"{route['format']}-{route['engine']}"
+            if route["engine"] == "portable":
+                convert(m, format=route["format"]).save(out, check=False)
+            else:
+                from .converters.upstream import upstream_bundle
+                from .probes import sample_rows
+                upstream_bundle(obj, engine=route["engine"],
+                                sample=sample_rows(m, 64, seed=0)).save(out, check=False)
+            cache[key] = read_artifact(out)
+        return cache[key]
+
+
+def _budget_rows(session, rows: dict, budget: float | None, passes: int, seed: int):
+    """Warm the session up, time it, and pick the rows that fit in ``budget`` seconds."""
+    held = rows["held_out"]
+    per_row, n = 0.0, 16
+    while True:  # growing calls amortise fixed costs and warm JITs up (JPMML)
+        t = time.perf_counter()
+        session.predict(held[:n])
+        took = time.perf_counter() - t
+        per_row = took / max(min(n, len(held)), 1)
+        if took > 0.25 or n >= min(len(held), 1024):
+            break
+        n *= 4
+    total = sum(len(v) for v in rows.values())
+    estimate = per_row * total * passes
+    if not budget or estimate <= budget:
+        return {k: np.arange(len(v)) for k, v in rows.items()}, None, per_row
+    frac = budget / estimate
+    rng = np.random.default_rng(seed + 7)
+    picked = {k: np.sort(rng.permutation(len(v))[:max(min(len(v), MIN_ROWS), int(len(v) * frac))])
+              for k, v in rows.items()}
+    why = (f"{1 / per_row:,.0f} rows/s: all {total:,} rows x {passes} outputs would take "
+           f"~{estimate:.0f} s, over the {budget:g}-s budget; compared a seeded subsample")
+    return picked, why, per_row
+
+
+def _outputs(session, m, X, has_labels: bool) -> dict:
+    """A session's margin, prediction and (classifiers) labels for ``X``; a graph without a
+    margin output (upstream engines) has no "margin" entry."""
+    got = {}
+    for stage in ("margin", "prediction"):
+        try:
+            got[stage] = np.asarray(session.predict(X, output=stage))
+        except PortableError as e:
+            if stage == "margin" and "no 'margin' output" in str(e):
+                continue
+            raise
+    if m.signature.task == "classification":
+        labels = None
+        if has_labels:
+            try:
+                labels = session.labels(X)
+            except PortableError:
+                labels = None
+        got["label"] = ((labels, False) if labels is not None
+                        else (_labels(m, got["prediction"]), True))
+    return got
+
+
+def _compare_kind(got, ref, src, idx, bounds_of, cls: bool):
+    """(vs reference, vs source, mismatching rows per stage) for one row kind."""
+    vs_ref, vs_src, bad_rows = {}, {}, {}
+    undefined = np.isnan(np.asarray(ref["prediction"][idx], float)).any(axis=1)
+    for stage in STAGES:
+        if stage not in got:
+            continue
+        bounds = bounds_of(stage)
+        if stage == "label":
+            lab, derived = got["label"]
+            vs_ref[stage] = _label_result(ref["label"][idx], lab, bounds, derived, undefined)[0]
+            if src.get("label") is not None:
+                vs_src[stage] = _label_result(np.asarray(src["label"])[idx], lab, bounds,
+                                              derived, undefined)[0]
+            continue
+        vs_ref[stage], bad_rows[stage] = _stage_result(ref[stage][idx], got[stage], bounds,
+                                                       cls=cls)
+        s = src.get(stage)
+        if s is not None and s.shape[1] == got[stage].shape[1]:
+            vs_src[stage] = _stage_result(s[idx], got[stage], bounds, cls=cls)[0]
+    return vs_ref, vs_src, bad_rows
+
+
+def _run_route(route, m, obj, rows, ref, src, tol, *, tmp, cache, budget, seed, n_diag):
+    """Export, load, predict every row kind and compare; fills ``route`` in place."""
+    from .runtimes import RUNTIMES
+
+    t0 = time.perf_counter()
+    cls = m.signature.task == "classification"
+    keys = [k for k in (route["id"], f"{route['format']}[{route['engine']}]", route["engine"],
+                        route["format"], route["runtime"]) if k]
+    art = _export(route, m, obj, tmp, cache)
+    route["export_seconds"] = round(time.perf_counter() - t0, 3)
+    t1 = time.perf_counter()
+    session = RUNTIMES.get(route["runtime"])().load(art)
+    route["load_seconds"] = round(time.perf_counter() - t1, 3)
+    try:
+        has_labels = cls and hasattr(session, "labels")
+        picked, why, per_row = _budget_rows(session, rows, budget, 2 + int(has_labels), seed)
+        route["rows_per_second"] = round(1 / per_row, 1) if per_row > 0 else None
+        route["subsampled"] = why
+        route["rows"] = {k: {"compared": int(len(picked[k])), "available": int(len(v))}
+                         for k, v in rows.items()}
+        t2 = time.perf_counter()
+        vs_ref, vs_src, bad_rows, got_all = {}, {}, {}, {}
+        for kind, X in rows.items():
+            idx = picked[kind]
+            if not len(idx):
+                continue
+            got = _outputs(session, m, X[idx], has_labels)
+            got_all[kind] = (idx, got)
+            vs_ref[kind], vs_src[kind], bad = _compare_kind(
+                got, ref[kind], src[kind], idx, lambda st: tolerance_for(tol, keys, st), cls)
+            bad_rows.update({(kind, st): b for st, b in bad.items()})
+    finally:
+        getattr(session, "close", lambda: None)()
+    route["predict_seconds"] = round(time.perf_counter() - t2, 3)
+    route["results"] = {"vs_reference": vs_ref, "vs_source": vs_src}
+    route["stages"] = sorted({s for k in vs_ref.values() for s in k}, key=STAGES.index)
+    failed = sorted({f"{k}.{s}" for part in (vs_ref, vs_src) for k, st in part.items()
+                     for s, r in st.items() if not r["passed"]})
+    route["status"] = "failed" if failed else "passed"
+    if failed:
+        route["reason"] = "outside tolerance: " + ", ".join(failed)
+        route["divergences"] = _divergences(m, rows, got_all, bad_rows, n_diag)
+    route["seconds"] = round(time.perf_counter() - t0, 3)
+
+
+def _divergences(m, rows, got_all, bad_rows, n_diag: int) -> list[dict]:
+    """Localise up to ``n_diag`` distinct divergences (probe rows first, one per node)."""
+    from .diagnose import localise
+
+    if not n_diag or not isinstance(m.estimator, ir.TreeEnsemble):
+        return []
+    out, seen = [], set()
+    order = {"probes": 0, "held_out": 1, "nan": 2}
+    for (kind, stage), bad in sorted(bad_rows.items(), key=lambda kv: order.get(kv[0][0], 3)):
+        idx, got = got_all[kind]
+        if stage != "margin" and "margin" in got:
+            continue  # the margin stage localises the same rows better
+        for k in np.flatnonzero(bad)[:20 * n_diag]:
+            d = localise(m, rows[kind][idx[k]], got[stage][k], output=stage, row=int(idx[k]))
+            if d is None or (d.tree, d.node, d.hypothesis) in seen:
+                continue
+            seen.add((d.tree, d.node, d.hypothesis))
+            out.append({"kind": kind, **d.to_dict()})
+            if len(out) >= n_diag:
+                return out
+    return out
+
+
+# ----------------------------------------------------------------------------- verify
+def verify(model, *, formats=None, runtimes=None, engines=None, data=None,
+           n_rows: int = 1000, n_nan: int = 1000, n_probe: int = 2000, seed: int = 0,
+           tolerances: dict | None = None, budget: float | None = 10.0, diagnose: int = 3,
+           jobs: int = 1, progress=None) -> dict:
     """Prove that every exported artifact predicts what the model predicts.
 
     Parameters
     ----------
     model : estimator, Booster, path or ir.Model
     formats : list of str, optional
-        Formats to export (default: every registered format whose converter loads and
-        supports the model's step kinds).
+        Formats to export (default: every registered one; those whose converter or runtime
+        is missing here, or cannot express the model, are reported as skipped).
+    runtimes : list of str or dict, optional
+        Runtimes to run besides each format's default (e.g. ``["jpmml"]``).
+    engines : list of str, optional
+        Upstream ONNX engines to add as routes (``"skl2onnx"``, ``"onnxmltools"``).
     data : array-like, optional
-        Held-out rows; default: rows sampled from the model's own thresholds.
+        Held-out rows (default: ``n_rows`` rows sampled around the model's thresholds).
+    n_nan, n_probe : int
+        NaN rows (held-out rows with 15 % of numeric cells missing) and threshold probes.
     tolerances : dict, optional
-        Per-format overrides of ``DEFAULT_TOLERANCES``.
-    runtimes : dict, optional
-        format -> runtime name (default: the format's default runtime).
+        ``{key: {stage: {metric: bound}}}`` merged over ``DEFAULT_TOLERANCES``.
+    budget : float or None
+        Seconds of prediction per runtime before rows are subsampled (None: no limit).
+    diagnose : int
+        Mismatching rows to localise (tree, node, feature, threshold) per failed route.
+    jobs : int
+        Routes run at once (threads: the JVM, compilers and onnxruntime work outside the
+        GIL, so two routes overlap well on two cores).
+    progress : callable(step: str, done: int, total: int), optional
 
     Returns
     -------
-    dict with ``model`` (summary), ``source_vs_reference`` and ``routes`` (per format:
-    status, seconds, per row kind and stage the comparison figures) and ``passed``.
+    dict (JSON-ready): ``model``, ``rows``, ``source`` (source library vs reference),
+    ``routes`` (route id -> status, timings, rows, results, divergences), ``passed``.
+
+    Examples
+    --------
+    >>> import portable
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> est = DecisionTreeRegressor(max_depth=3).fit([[0.0], [1.0], [2.0]], [0, 1, 2])
+    >>> res = portable.verify(est, formats=["onnx"], n_rows=50, n_probe=50)  # doctest: +SKIP
+    >>> res["routes"]["onnx/onnxruntime"]["status"]                         # doctest: +SKIP
+    'passed'
     """
-    from .api import convert, import_model
-    from .converters import CONVERTERS
-    from .loading import load_model_file
-    from .runtimes import RUNTIMES
-    from .source import source_predict
+    from .api import import_model
     from .summary import describe
 
-    obj = load_model_file(model) if isinstance(model, (str, Path)) else model
+    t_start = time.perf_counter()
+    obj = _source_object(model)
     m = import_model(obj)
     cls = m.signature.task == "classification"
-    tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
-    rows = _rows(m, data, n_rows, n_probe, seed)
-    ref = {k: {s: ir.evaluate(m, X, output=s) for s in ("margin", "prediction")}
-           for k, X in rows.items()}
-    result = {"model": describe(m), "rows": {k: int(len(v)) for k, v in rows.items()},
-              "source_vs_reference": {}, "routes": {}}
+    tol = _merge(DEFAULT_TOLERANCES, tolerances)
+    routes = plan_routes(m, formats=formats, runtimes=runtimes, engines=engines, obj=obj)
+    todo = [r for r in routes if r["status"] == "pending"]
+    total = 1 + len(todo)
+    step = _progress(progress)
+    step("reference and source", 0, total)
+    rows = _rows(m, data, n_rows, n_nan, n_probe, seed)
+    ref, src, source = {}, {}, {"available": not isinstance(obj, ir.Model), "results": {}}
     for kind, X in rows.items():
-        for stage in ("margin", "prediction"):
-            src = source_predict(obj, m, X, output=stage)
-            if src is not None:
-                result["source_vs_reference"].setdefault(kind, {})[stage] = compare(
-                    src, _align(src, ref[kind][stage]), classification=cls)
-    kinds = m.step_kinds()
-    chosen = formats or [f for f in CONVERTERS.names() if _supports(CONVERTERS, f, m)]
-    passed = True
-    for fmt in chosen:
-        if progress:
-            progress(fmt)
-        entry = result["routes"][fmt] = {}
-        t0 = time.perf_counter()
+        ref[kind] = {s: ir.evaluate(m, X, output=s) for s in ("margin", "prediction")}
+        if cls:
+            ref[kind]["label"] = _labels(m, ref[kind]["prediction"])
+        src[kind] = _source_outputs(obj, m, X) if source["available"] else {}
+        res = source["results"][kind] = {}
+        for stage in STAGES:
+            s = src[kind].get(stage)
+            if s is None or stage not in ref[kind]:
+                continue
+            bounds = tolerance_for(tol, ["source"], stage)
+            if stage == "label":
+                undef = np.isnan(np.asarray(ref[kind]["prediction"], float)).any(axis=1)
+                res[stage] = _label_result(ref[kind]["label"], s, bounds, False, undef)[0]
+            else:
+                src[kind][stage] = np.asarray(s)
+                res[stage] = _stage_result(s, _align(s, ref[kind][stage]), bounds, cls=cls)[0]
+                if s.shape != ref[kind][stage].shape:
+                    src[kind][stage] = None  # binary margins: compared above, not per route
+        if src[kind].get("errors"):
+            source.setdefault("errors", {})[kind] = src[kind]["errors"]
+    failed = [f"{k}.{s}" for k, st in source["results"].items() for s, r in st.items()
+              if not r["passed"]]
+    source["status"] = ("failed" if failed else "passed") if source["available"] else "skipped"
+    if failed:
+        source["reason"] = ("the reference evaluator disagrees with the source library "
+                            "(a frontend bug): " + ", ".join(failed))
+    cache: dict = {}
+    done = [1]
+
+    def run(route):
         try:
-            conv = CONVERTERS.get(fmt)
-            if not _supports(CONVERTERS, fmt, m):
-                entry["status"] = "unsupported"
-                entry["reason"] = f"{fmt} cannot express {sorted(kinds - set(conv.supports))}"
-                continue
-            rt_name = (runtimes or {}).get(fmt) or conv.default_runtime
-            rt = RUNTIMES.get(rt_name)
-            why = rt.available()
-            entry["runtime"] = rt_name
-            if why:
-                entry["status"], entry["reason"] = "skipped", why
-                continue
-            with tempfile.TemporaryDirectory(prefix="portable-verify-") as tmp:
-                art = convert(m, format=fmt).save(Path(tmp) / fmt, check=False)
-                entry["export_seconds"] = round(time.perf_counter() - t0, 3)
-                session = rt().load(art)
-                try:
-                    entry["results"] = {}
-                    for kind, X in rows.items():
-                        entry["results"][kind] = {}
-                        for stage in ("margin", "prediction"):
-                            got = session.predict(X, output=stage)
-                            entry["results"][kind][stage] = compare(
-                                ref[kind][stage], got, classification=cls)
-                finally:
-                    getattr(session, "close", lambda: None)()
-            entry["status"] = "passed" if _within(entry["results"], tol.get(fmt, tol["default"])) else "failed"
+            _run_route(route, m, obj, rows, ref, src, tol, tmp=Path(tmp), cache=cache,
+                       budget=budget, seed=seed, n_diag=diagnose)
         except PortableError as e:
-            entry["status"], entry["reason"] = "failed", f"{type(e).__name__}: {e}"
-        entry["seconds"] = round(time.perf_counter() - t0, 3)
-        passed &= entry["status"] != "failed"
-    result["passed"] = bool(passed)
-    return result
+            route.update(status="error", reason=f"{type(e).__name__}: {e}"[:1000])
+        done[0] += 1
+        step(f"{route['id']} {route['status']}", done[0], total)
+
+    with tempfile.TemporaryDirectory(prefix="portable-verify-") as tmp:
+        # Slowest first, so that the long routes overlap.
+        slow = {"titus": 0, "jpmml": 1, "jvm": 2, "gcc": 3, "node": 4}
+        order = sorted(todo, key=lambda r: slow.get(r["runtime"], 9))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(run, order))
+    step("done", total, total)
+    passed = source["status"] != "failed" and all(
+        r["status"] not in ("failed", "error") for r in routes)
+    return {
+        "kind": "verify", "schema": 1,
+        "model": {**describe(m), "name": _name(model)},
+        "settings": {"seed": seed, "n_rows": n_rows, "n_nan": n_nan, "n_probe": n_probe,
+                     "budget": budget, "data": "given" if data is not None else "sampled",
+                     "tolerances": tol, "histogram_bins": hist_labels()},
+        "rows": {k: int(len(v)) for k, v in rows.items()},
+        "source": source,
+        "routes": {r["id"]: r for r in routes},
+        "passed": bool(passed),
+        "seconds": round(time.perf_counter() - t_start, 3),
+    }
 
 
-def _supports(converters, fmt: str, m: ir.Model) -> bool:
+def _progress(progress):
+    """``progress(step, done, total)``; a one-argument callable gets the step only."""
+    if progress is None:
+        return lambda *a: None
+    import inspect
+
     try:
-        sup = converters.get(fmt).supports
-    except Exception:
-        return False
-    return m.step_kinds() <= set(sup)
+        params = inspect.signature(progress).parameters.values()
+        n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+        varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
+    except (TypeError, ValueError):
+        return progress
+    return progress if varargs or n >= 3 else (lambda step, *a: progress(step))
 
 
-def _within(results: dict, tol: dict) -> bool:
-    for stages in results.values():
-        pred, margin = stages["prediction"], stages["margin"]
-        if pred["label_flips"] > tol["label_flips"] or pred["max_rel"] > tol["max_rel"]:
-            if not (pred["max_abs"] <= tol["max_rel"]):  # near-zero values: absolute bound
-                return False
-        if tol.get("max_ulp_margin") is not None and margin["max_ulp"] > tol["max_ulp_margin"]:
-            return False
-        if pred["label_flips"] > tol["label_flips"]:
-            return False
-    return True
+def _name(model) -> str:
+    if isinstance(model, (str, os.PathLike)):
+        return Path(model).name
+    if isinstance(model, ir.Model):
+        return model.source.estimator
+    return type(model).__name__

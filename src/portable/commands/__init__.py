@@ -3,4 +3,4 @@
 Each module exposes ``COMMANDS``: a list of click commands.
 """
 
-MODULES = ("recipes", "serving")
+MODULES = ("harness", "recipes", "serving")
