@@ -30,9 +30,11 @@ from .lower import Affine, Categorical, Impute, Linear, Program, StrRef, ZeroNaN
 CHUNK_NODES = 250_000
 # A tree is padded to a complete tree (branch-free index arithmetic) when that at most
 # quadruples its leaves; deeper sparse trees keep a children table.
-PAD_FACTOR = 4
-MAX_PERFECT_DEPTH = 18
+PAD_FACTOR = 8
+MAX_PERFECT_DEPTH = 16
 STRICT_FLAGS = ("-std=c99", "-ffp-contract=off", "-fno-fast-math", "-fPIC")
+BLOCK_MAX = 128
+BLOCK_BYTES = 80_000
 
 
 class CConverter:
@@ -71,9 +73,10 @@ def print_project(prog: Program) -> dict[str, bytes]:
         internal = _internal_h(prog, [])
     else:
         sizes = [_tree_size(t) for t in prog.estimator.trees]
+        zcopy = _block(prog) * max(1, len(prog.features))
         for k, rng in enumerate(P.chunks_by_size(sizes, CHUNK_NODES)):
             name = f"portable_trees_{k:03d}"
-            files[f"trees_{k:03d}.c"] = _chunk(prog, name, rng, head)
+            files[f"trees_{k:03d}.c"] = _chunk(prog, name, rng, head, zcopy)
             chunks.append((name, len(rng)))
         internal = _internal_h(prog, [c for c, _ in chunks])
     files["model_internal.h"] = head + internal
@@ -147,11 +150,13 @@ def _internal_h(prog: Program, chunk_names) -> str:
     lines = ["#ifndef PORTABLE_MODEL_INTERNAL_H", "#define PORTABLE_MODEL_INTERNAL_H",
              "#include <math.h>", "#include <stdint.h>", f"typedef {z_t} z_t;",
              f"typedef {acc_t} acc_t;",
-             "/* f: input column | (1 << 31) when a missing value goes right. */",
+             "/* f: the input column to read, + ZCOPY when a missing value goes right (the",
+             " * NaN -> +inf copy of the block); in `general` trees: column | (1 << 31). */",
              "typedef struct { uint32_t f; z_t t; } portable_node;",
-             "/* c == 0: complete tree of depth `depth` in heap order; else children table. */",
+             "/* c == 0: complete tree of depth `depth` in heap order; else a children table over",
+             " * nint split nodes followed by one self-looping node per leaf. */",
              "typedef struct { const portable_node* n; const int32_t* c; const acc_t* l;"
-             " int depth; int nv; int off; } portable_tree;"]
+             " int depth; int nv; int off; int general; int nint; } portable_tree;"]
     lines += [f"extern const portable_tree {c}[];" for c in chunk_names]
     return "\n".join(lines + ["#endif", ""])
 
@@ -162,40 +167,63 @@ def _perfect(t) -> bool:
 
 
 def _tree_size(t) -> int:
-    return ((1 << t.depth) * 2) if _perfect(t) else (3 * t.n_internal + len(t.leaves))
+    return ((1 << t.depth) * 2) if _perfect(t) else (3 * t.n_internal + 4 * len(t.leaves))
 
 
-def _chunk(prog: Program, name: str, rng, head: str) -> str:
+def _general(t, split_op: str) -> bool:
+    """A split ``x <= +inf`` whose missing values go right: the NaN -> +inf copy would send
+    them left, so such a tree tests NaN at every node."""
+    return split_op == "<=" and bool(np.any(np.isposinf(t.threshold) & ~t.missing_left))
+
+
+def _chunk(prog: Program, name: str, rng, head: str, zcopy: int) -> str:
     est = prog.estimator
     z_t, acc_t = _types(prog)
-    out = [head, '#include "model_internal.h"\n']
-    entries = []
+    laid = []
     for i in rng:
         t = est.trees[i]
         if _perfect(t):
-            f, thr, ml, leaves = t.perfect()
-            child = "0"
-        else:
-            f, thr, ml, leaves = t.feature, t.threshold, t.missing_left, t.leaves
-            out.append(_array("int32_t", f"C{i}", map(str, t.children.reshape(-1).tolist())))
+            laid.append((i, t, *t.perfect(), None))
+        else:  # leaves become self-looping nodes nint.. (see engine.c)
+            n, nl = t.n_internal, len(t.leaves)
+            kids = np.where(t.children >= 0, t.children, n + ~t.children)
+            loops = np.repeat(np.arange(n, n + nl), 2).reshape(nl, 2)
+            laid.append((i, t, np.concatenate([t.feature, np.zeros(nl, np.int64)]),
+                         np.concatenate([t.threshold, np.zeros(nl)]),
+                         np.concatenate([t.missing_left, np.ones(nl, bool)]), t.leaves,
+                         np.concatenate([kids, loops])))
+    # Literals of the whole chunk in two numpy calls (per-tree calls dominate otherwise).
+    thr = iter(_lits(np.concatenate([x[3] for x in laid]), z_t == "float"))
+    leaf = iter(_lits(np.concatenate([x[5].reshape(-1) for x in laid]), acc_t == "float"))
+    out = [head, '#include "model_internal.h"\n']
+    entries = []
+    for i, t, f, _, ml, leaves, children in laid:
+        child = "0"
+        if children is not None:
+            out.append(_array("int32_t", f"C{i}", map(str, children.reshape(-1).tolist())))
             child = f"C{i}"
-        codes = (np.asarray(f, np.int64) | (~np.asarray(ml, bool)).astype(np.int64) << 31)
-        nodes = [f"{{{c}u,{v}}}" for c, v in zip(codes.tolist(), _lits(thr, z_t == "float"))]
-        if nodes:
-            out.append(_array("portable_node", f"N{i}", nodes))
-        out.append(_array("acc_t", f"L{i}", _lits(leaves.reshape(-1), acc_t == "float")))
-        entries.append(f"{{{f'N{i}' if nodes else '0'},{child},L{i},{t.depth},"
-                       f"{leaves.shape[1]},{t.offset}}}")
+        general = _general(t, est.split_op)
+        right = (~np.asarray(ml, bool)).astype(np.int64)
+        codes = np.asarray(f, np.int64) + (right << 31 if general else right * zcopy)
+        if codes.size:
+            out.append(f"static const portable_node N{i}[] = {{"
+                       + ",".join(f"{{{c}u,{next(thr)}}}" for c in codes.tolist()) + "};\n")
+        out.append(f"static const acc_t L{i}[] = {{"
+                   + ",".join(next(leaf) for _ in range(leaves.size)) + "};\n")
+        entries.append(f"{{{f'N{i}' if codes.size else '0'},{child},L{i},{t.depth},"
+                       f"{leaves.shape[1]},{t.offset},{int(general)},{t.n_internal}}}")
     out.append(f"const portable_tree {name}[] = {{\n" + ",\n".join(entries) + "};\n")
     return "".join(out)
 
 
 # ----------------------------------------------------------------------------- model.c
-def _block(prog: Program, z_bytes: int) -> int:
-    """Rows per block: the block's inputs should stay within ~40 KB of L1/L2."""
+def _block(prog: Program) -> int:
+    """Rows per block: the block's inputs (two copies for trees) should stay within ~L1."""
     width = max(1, len(prog.features))
+    z_t, _ = _types(prog)
+    copies = 1 if isinstance(prog.estimator, Linear) else 2
     b = 8
-    while b < 128 and 2 * b * width * z_bytes <= 40_000:
+    while b < BLOCK_MAX and 2 * b * width * (4 if z_t == "float" else 8) * copies <= BLOCK_BYTES:
         b *= 2
     return b
 
@@ -208,7 +236,8 @@ def _model_c(prog: Program, chunks) -> str:
              '#include "model.h"\n#include "model_internal.h"\n\n',
              f"#define NZ {max(1, len(prog.features))}\n#define NO {est.n_outputs}\n",
              f"#define NV {prog.n_slots if prog.ops else 0}\n",
-             f"#define BLOCK {_block(prog, 4 if z_t == 'float' else 8)}\n",
+             f"#define BLOCK {_block(prog)}\n",
+             f"#define Z_COPIES {1 if isinstance(est, Linear) else 2}\n#define ZCOPY (BLOCK * NZ)\n",
              "#define FEATURE_MASK 0x7fffffffu\n\n"]
     names = ",".join(P.c_string(n) for n in prog.feature_names)
     outs = ",".join(P.c_string(n) for n in prog.signature["output_names"])

@@ -153,7 +153,10 @@ class JavaPrinter:
             for u in np.flatnonzero(cut).tolist():
                 fn = f"t{i}" if u == 0 else f"t{i}_{u}"
                 body = [f"    static {ret} {fn}{sig} {{"]
-                P.emit_subtree(t, u, conds, leaf, call, cut, P.C_SYNTAX, 2, body)
+                if np.count_nonzero(cut) == 1:
+                    body += P.nested_ifs(t, conds, leaf, P.C_SYNTAX, 8)
+                else:
+                    P.emit_subtree(t, u, conds, leaf, call, cut, P.C_SYNTAX, 8, body)
                 methods.append("\n".join(body) + "\n    }\n")
             calls.append(f"a[{t.offset}] += t{i}(x);" if single else f"t{i}(x, a);")
         run = [f"    static void run({z}[] x, {acc}[] a) {{"] + [f"        {c}" for c in calls] + ["    }"]

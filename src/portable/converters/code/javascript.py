@@ -121,7 +121,10 @@ def _chunk(prog: Program, rng) -> str:
         for u in np.flatnonzero(cut).tolist():
             fn = f"t{i}" if u == 0 else f"t{i}_{u}"
             body = [f"function {fn}(x{'' if single else ', a'}) {{"]
-            P.emit_subtree(t, u, conds, leaf, call, cut, P.C_SYNTAX, 1, body)
+            if np.count_nonzero(cut) == 1:
+                body += P.nested_ifs(t, conds, leaf, P.C_SYNTAX, 2)
+            else:
+                P.emit_subtree(t, u, conds, leaf, call, cut, P.C_SYNTAX, 2, body)
             fns.append("\n".join(body) + "\n}\n")
         calls.append(add(f"a[{t.offset}]", f"t{i}(x)") if single else f"t{i}(x, a);")
     run = ["export function run(x, a) {"] + [f"  {c}" for c in calls] + ["}", ""]

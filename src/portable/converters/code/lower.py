@@ -19,7 +19,6 @@ import numpy as np
 
 from ... import ir
 from ...errors import ConversionError, UnsupportedFeatureError
-from ...ir.evaluate import apply_transform, prepare_input
 
 
 # ----------------------------------------------------------------------------- preprocessing
@@ -237,7 +236,8 @@ def lower(model: ir.Model, *, golden_rows=None) -> Program:
         ops=tuple(ops), features=tuple(refs), estimator=low, link=est.post_transform,
         two_column=two, n_margin=est.n_outputs, n_prediction=est.n_outputs + int(two),
         output_dtype=link_dt, header=header, signature=sig.to_dict(), golden={})
-    object.__setattr__(prog, "golden", _golden(model, prog, golden_rows))
+    from .golden import golden
+    object.__setattr__(prog, "golden", golden(model, prog, golden_rows))
     return prog
 
 
@@ -363,40 +363,3 @@ def _lower_trees(ens: ir.TreeEnsemble) -> Trees:
                  base=np.asarray(ens.base_score, np.float64), split_op=ens.split_op,
                  cmp32=in32 and ens.threshold_dtype == "float32", round_input=in32,
                  acc32=ens.accumulate_dtype == "float32", mean=ens.aggregation == "mean")
-
-
-# ----------------------------------------------------------------------------- golden rows
-def _golden(model: ir.Model, prog: Program, rows) -> dict:
-    """Golden inputs, expected outputs and per-value tolerances for the self-tests.
-
-    Tree margins and identity predictions are exact (tolerance 0); float32 links get
-    4 float32 ULP; float64 links 1e-12 relative; linear models a bound on float64 dot-product
-    rounding, ``1e-12 * (|b| + sum |w x|)``, since BLAS sums in its own order.
-    """
-    from ...probes import golden_rows
-
-    X = golden_rows(model) if rows is None else prepare_input(model.signature, rows)
-    margin = np.asarray(ir.evaluate(model, X, output="margin"))
-    pred = np.asarray(ir.evaluate(model, X))
-    est = prog.estimator
-    if isinstance(est, Linear):
-        Z = X
-        for step in model.transforms:
-            Z = apply_transform(step, Z)
-        Z = np.asarray(Z, np.float64)
-        bound = 1e-12 * (np.abs(est.intercept) + np.abs(Z) @ np.abs(est.coef).T) + 1e-300
-        m_tol = bound
-        p_tol = bound.max(axis=1, keepdims=True) * np.maximum(1.0, np.abs(pred)) + (
-            1e-12 * np.abs(pred))
-    else:
-        m_tol = np.zeros(margin.shape)
-        if prog.link == "identity":
-            p_tol = np.zeros(pred.shape)
-        elif prog.f32:
-            p_tol = 4 * np.spacing(np.abs(pred.astype(np.float32))).astype(np.float64)
-        else:
-            p_tol = 1e-12 * np.abs(pred) + 1e-300
-    inputs = [[None if _is_missing(v) else (v if isinstance(v, str) else float(v)) for v in row]
-              for row in np.asarray(X, dtype=object).tolist()]
-    return {"inputs": inputs, "margin": margin.astype(np.float64), "margin_tol": m_tol,
-            "prediction": pred.astype(np.float64), "prediction_tol": p_tol}

@@ -75,15 +75,27 @@ def py_string(s: str) -> str:
 
 
 # ----------------------------------------------------------------------------- numbers
+def _by_bits(a: np.ndarray, fmt) -> list[str]:
+    """Format each distinct bit pattern once (trees repeat thresholds and padded leaves;
+    distinct *bits*, so -0.0 and 0.0 stay apart)."""
+    if a.size < 64:
+        return fmt(a)
+    bits = a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
+    u, inv = np.unique(bits, return_inverse=True)
+    text = np.array(fmt(u.view(a.dtype)), dtype=object)
+    return text[inv.reshape(-1)].tolist()
+
+
 def f64_literals(values) -> list[str]:
     """Shortest round-trip decimal of each float64 (``repr``); inf/nan spelled ``inf``/``nan``."""
-    return [repr(v) for v in np.asarray(values, np.float64).tolist()]
+    a = np.ascontiguousarray(values, np.float64).reshape(-1)
+    return _by_bits(a, lambda v: [repr(x) for x in v.tolist()])
 
 
 def f32_literals(values) -> list[str]:
     """Shortest decimal that reads back as the same float32 (numpy's unique repr)."""
-    a = np.asarray(values, np.float32)
-    return a.astype(str).tolist() if a.size else []
+    a = np.ascontiguousarray(values, np.float32).reshape(-1)
+    return _by_bits(a, lambda v: v.astype(str).tolist()) if a.size else []
 
 
 def f32_as_f64_literals(values) -> list[str]:
@@ -138,6 +150,8 @@ def split_units(t: LTree, *, max_nodes: int, max_depth: int) -> np.ndarray:
     if n == 0:
         return cut
     cut[0] = True
+    if n <= max_nodes and t.depth <= max_depth:
+        return cut  # the common case: the whole tree fits one function
     # Internal nodes in an order where children come before parents: reversed BFS.
     order = [0]
     for i in order:
@@ -167,8 +181,9 @@ class Syntax:
         self.open_if, self.else_, self.close, self.indent = open_if, else_, close, indent
 
 
-PY_SYNTAX = Syntax("if {}:", "else:", None)
-C_SYNTAX = Syntax("if ({}) {{", "} else {", "}")
+# Tree bodies nest deeply: one space per level keeps generated files ~40% smaller.
+PY_SYNTAX = Syntax("if {}:", "else:", None, indent=" ")
+C_SYNTAX = Syntax("if ({}) {{", "} else {", "}", indent=" ")
 
 
 def conditions(t: LTree, split_op: str, var, literals, neg: str = "!({})") -> list[str]:
@@ -212,3 +227,51 @@ def emit_subtree(t: LTree, root: int, conds, leaf, call, cut, syntax: Syntax, de
         stack.append(("node", hi, d + 1))
         stack.append(("text", syntax.else_, d))
         stack.append(("node", lo, d + 1))
+
+
+def nested_ifs(t: LTree, conds, leaf_items, syntax: Syntax, depth: int) -> list[str]:
+    """The lines of a whole tree (no units cut out) as nested ifs, computed with numpy.
+
+    Same output as :func:`emit_subtree` from the root, ~5x faster: subtree sizes are summed
+    level by level bottom-up, then every node's line number is placed top-down, so Python
+    touches each node only to format its text. ``leaf_items(k)`` lists leaf ``k``'s
+    statements.
+    """
+    n = t.n_internal
+    ind = syntax.indent
+    if n == 0:
+        return [ind * depth + s for s in leaf_items(0)]
+    ch = np.asarray(t.children, np.int64)
+    ch = np.where(ch >= 0, ch, n + ~ch)  # one id space: internal 0..n-1, leaf k -> n + k
+    total_nodes = n + len(t.leaves)
+    level = np.zeros(total_nodes, np.int64)
+    levels = [np.array([0])]
+    while True:
+        cur = levels[-1]
+        cur = cur[cur < n]
+        if not cur.size:
+            break
+        nxt = ch[cur].reshape(-1)
+        level[nxt] = len(levels)
+        levels.append(nxt)
+    extra = 2 + (syntax.close is not None)  # if, else (and the closing brace)
+    size = np.ones(total_nodes, np.int64)  # output items in each subtree
+    for cur in reversed(levels):
+        ci = cur[cur < n]
+        size[ci] = extra + size[ch[ci, 0]] + size[ch[ci, 1]]
+    pos = np.zeros(total_nodes, np.int64)
+    for cur in levels:
+        ci = cur[cur < n]
+        pos[ch[ci, 0]] = pos[ci] + 1
+        pos[ch[ci, 1]] = pos[ci] + 2 + size[ch[ci, 0]]
+    pad = [ind * (depth + k) for k in range(len(levels) + 1)]
+    out = np.empty(int(size[0]), dtype=object)
+    lv = level[:n].tolist()
+    out[pos[:n]] = np.array([pad[a] + syntax.open_if.format(c) for a, c in zip(lv, conds)], object)
+    out[pos[:n] + 1 + size[ch[:n, 0]]] = np.array([pad[a] + syntax.else_ for a in lv], object)
+    if syntax.close is not None:
+        out[pos[:n] + size[:n] - 1] = np.array([pad[a] + syntax.close for a in lv], object)
+    leaf_pad = level[n:].tolist()
+    out[pos[n:]] = np.array([pad[a] + ("\n" + pad[a]).join(leaf_items(k))
+                             for k, a in enumerate(leaf_pad)], object)
+    return out.tolist()

@@ -106,15 +106,20 @@ def _chunk(prog: Program, rng) -> str:
     units, body = [], []
     for i in rng:
         t = est.trees[i]
+        nv = t.leaves.shape[1]
+        vals = _lits(t.leaves.reshape(-1), est.acc32)
+
+        def leaf(k, t=t, vals=vals, nv=nv):
+            return _leaf(est, t, vals[k * nv:(k + 1) * nv])
         if t.n_internal == 0:
-            body.extend("    " + s for s in _leaf(est, t, 0))
+            body.extend("    " + s for s in leaf(0))
             continue
         conds = P.conditions(t, est.split_op, lambda f: f"x{f}", _lits(t.threshold, est.cmp32),
                              neg="not {}")
         cut = P.split_units(t, max_nodes=UNIT_NODES, max_depth=UNIT_DEPTH)
-
-        def leaf(k, t=t):
-            return _leaf(est, t, k)
+        if np.count_nonzero(cut) == 1:
+            body.extend(P.nested_ifs(t, conds, leaf, P.PY_SYNTAX, 4))
+            continue
 
         def call(u, i=i):
             return [f"{accs} = _u{i}_{u}(x, {accs}, b)"]
@@ -122,16 +127,15 @@ def _chunk(prog: Program, rng) -> str:
             if u == 0:
                 continue
             units += [f"def _u{i}_{u}(x, {accs}, b):", unpack]
-            P.emit_subtree(t, u, conds, leaf, call, cut, P.PY_SYNTAX, 1, units)
+            P.emit_subtree(t, u, conds, leaf, call, cut, P.PY_SYNTAX, 4, units)
             units.append(f"    return {accs}\n")
-        P.emit_subtree(t, 0, conds, leaf, call, cut, P.PY_SYNTAX, 1, body)
+        P.emit_subtree(t, 0, conds, leaf, call, cut, P.PY_SYNTAX, 4, body)
     head = ["_INF = float('inf')", "_NAN = float('nan')", ""]
     fn = [f"def chunk(x, {accs}, b):", unpack] + body + [f"    return {accs}", ""]
     return "\n".join(head + units + fn)
 
 
-def _leaf(est, t, k) -> list[str]:
-    vals = _lits(t.leaves[k], est.acc32)
+def _leaf(est, t, vals) -> list[str]:
     out = []
     for j, v in enumerate(vals):
         s = f"s{t.offset + j}"

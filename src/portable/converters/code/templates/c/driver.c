@@ -1,7 +1,7 @@
 /* Batch entry point: see model.h. */
 int portable_predict(const double* X, const char* const* S, int n, int out_kind, double* out,
                      int* bad_column) {
-    size_t zbytes = sizeof(z_t) * (size_t)BLOCK * NZ;
+    size_t zbytes = sizeof(z_t) * (size_t)BLOCK * NZ * Z_COPIES;
     size_t abytes = sizeof(acc_t) * (size_t)BLOCK * NO;
     size_t vbytes = sizeof(double) * (size_t)(NV > 0 ? NV : 1);
     char* mem = (char*)malloc(zbytes + abytes + vbytes);

@@ -1,5 +1,5 @@
 /* Linear estimator: margin[k] = sum_j W[k][j] * z[j] + B[k], in double, no contraction. */
-static void estimate(const z_t* Z, int m, acc_t* A) {
+static void estimate(z_t* Z, int m, acc_t* A) {
     for (int r = 0; r < m; ++r)
         for (int k = 0; k < NO; ++k) {
             const double* w = W + k * NZ;
