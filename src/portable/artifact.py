@@ -50,7 +50,8 @@ def sha256(data: bytes) -> str:
 
 
 def write_artifact(out_dir, files: dict[str, bytes], manifest: dict, *,
-                   overwrite: bool = True, admit=None) -> Artifact:
+                   overwrite: bool = True, admit=None, manifest_name: str = MANIFEST,
+                   checksums: bool = True) -> Artifact:
     """Write ``files`` and ``portable.json`` into ``out_dir`` atomically.
 
     ``admit(tmp_dir) -> dict``, when given, runs on the complete temporary folder before it
@@ -61,13 +62,14 @@ def write_artifact(out_dir, files: dict[str, bytes], manifest: dict, *,
         raise ArtifactError(f"{str(out)!r} exists and is not a folder.")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ArtifactError(f"{str(out)!r} is not empty; pass overwrite=True (--force) to replace it.")
-    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+    if out.exists() and any(out.iterdir()) and not (out / manifest_name).exists():
         raise ArtifactError(f"{str(out)!r} is not empty and is not a portable artifact; "
                             f"refusing to replace it. Choose an empty or new folder.")
     manifest = dict(manifest)
-    manifest["schema"] = SCHEMA
-    manifest["files"] = {name: {"sha256": sha256(data), "bytes": len(data)}
-                         for name, data in sorted(files.items())}
+    manifest.setdefault("schema", SCHEMA)
+    if checksums:
+        manifest["files"] = {name: {"sha256": sha256(data), "bytes": len(data)}
+                             for name, data in sorted(files.items())}
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp",
@@ -83,7 +85,7 @@ def write_artifact(out_dir, files: dict[str, bytes], manifest: dict, *,
                 target.chmod(0o755)
         if admit is not None:
             manifest.update(admit(tmp))
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        (tmp / manifest_name).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _fsync_dir(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.{os.getpid()}.old")

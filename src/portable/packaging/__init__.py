@@ -18,12 +18,10 @@ loads every non-dot file of the archive as a model.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..artifact import sha256, write_artifact
 from ..errors import ArtifactError, PortableError
 
 MANIFEST = "portable-package.json"
@@ -113,43 +111,19 @@ def package(model, *, target: str = "sagemaker", flavor: str | None = None, out_
 def write_package(out_dir, files: dict[str, bytes], manifest: dict) -> Package:
     """Write ``files`` and the manifest into ``out_dir`` atomically (temporary sibling
     folder renamed into place); an existing folder is replaced only if it is a package."""
-    from .tarball import checksums
-
     out = Path(out_dir).resolve()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).exists())):
         raise ArtifactError(f"{str(out)!r} exists and is not a portable package folder; "
                             f"choose an empty or new folder.")
-    manifest = {**manifest, "kind": "portable-package", "schema": SCHEMA,
-                "files": checksums(files)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        for name, data in sorted(files.items()):
-            target = (tmp / name).resolve()
-            if tmp.resolve() not in target.parents:
-                raise ArtifactError(f"Refusing to write {name!r} outside the package folder.")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            if data.startswith(b"#!"):
-                target.chmod(0o755)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            old = out.with_name(f".{out.name}.{os.getpid()}.old")
-            os.rename(out, old)
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return Package(out, manifest)
+    manifest = {**manifest, "kind": "portable-package", "schema": SCHEMA}
+    # The same atomic writer as artifacts (temporary sibling, rename, stale-writer cleanup,
+    # sha256 + size of every file in the manifest).
+    art = write_artifact(out, files, manifest, manifest_name=MANIFEST)
+    return Package(art.path, art.manifest)
 
 
 def read_package(path) -> Package:
     """Open a package folder and check every file against the manifest's checksums."""
-    from .tarball import checksums
-
     p = Path(path)
     m = p / MANIFEST
     if not m.is_file():
@@ -163,7 +137,7 @@ def read_package(path) -> Package:
         f = p / name
         if not f.is_file():
             raise ArtifactError(f"The package {str(p)!r} lacks {name!r}.")
-        if checksums({name: f.read_bytes()})[name]["sha256"] != meta["sha256"]:
+        if sha256(f.read_bytes()) != meta["sha256"]:
             raise ArtifactError(f"{name!r} in {str(p)!r} does not match its checksum in "
                                 f"{MANIFEST}: the package was modified after it was built.")
     return Package(p, manifest)
