@@ -109,3 +109,76 @@ def test_sessions_accept_one_row_frames_and_empty_batches(sessions, lang):
     df = pd.DataFrame(X, columns=m.signature.feature_names)
     assert np.array_equal(s.predict(df.iloc[:1]), portable.evaluate(m, df.iloc[:1]))
     assert s.predict(X[:0]).shape == (0, len(m.signature.output_names))
+
+
+@pytest.mark.parametrize("threshold, op, missing_left", [
+    (np.inf, "<=", False),   # C cannot use its NaN -> +inf copy here: the tree walks "general"
+    (np.inf, "<", False), (-np.inf, "<", True), (-np.inf, "<=", False), (0.0, "<=", False)])
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_infinite_thresholds_route_missing_and_infinite_values_like_the_reference(
+        sessions, tmp_path, lang, threshold, op, missing_left):
+    from _ir_factory import stump
+    if RUNTIMES.get(LANGUAGES[lang]).available():
+        pytest.skip(RUNTIMES.get(LANGUAGES[lang]).available())
+    m = stump(threshold, dtype="float64", op=op, default_left=missing_left)
+    s = portable.load(portable.convert(m, format=lang).save(tmp_path / "a", check=False).path)
+    try:
+        X = np.array([[v, 0.0] for v in (np.nan, -np.inf, np.inf, 0.0, -1e308, 1e308, 5e-324)])
+        ref = portable.evaluate(m, X, output="margin")
+        assert np.array_equal(s.predict(X, output="margin"), ref)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("name", ["xgb_multi", "random_forest", "decision_tree_deep"])
+def test_c_single_row_path_equals_the_batch_path_row_by_row(sessions, name):
+    # One row walks four trees side by side (walk4); a batch walks level by level.
+    s, m = sessions("c", name), model(name)
+    X = rows(name, "nan")
+    batch = s.predict(X, output="margin")
+    assert all(np.array_equal(s.predict(X[i:i + 1], output="margin"), batch[i:i + 1])
+               for i in range(len(X)))
+    assert np.array_equal(batch, portable.evaluate(m, X, output="margin"))
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_a_depth_300_tree_is_split_into_functions_and_runs_in_every_language(tmp_path, lang):
+    # Python refuses 100 nested blocks, javac and V8 recurse on nesting: deep trees must be
+    # cut into several functions (printer.split_units); C walks a children table.
+    from _ir_factory import chain_tree
+    if RUNTIMES.get(LANGUAGES[lang]).available():
+        pytest.skip(RUNTIMES.get(LANGUAGES[lang]).available())
+    m = chain_tree(300)
+    s = portable.load(portable.convert(m, format=lang).save(tmp_path / "a", check=False).path)
+    try:
+        X = np.concatenate([np.arange(-1, 302, dtype=np.float64), [np.nan]]).reshape(-1, 1)
+        assert np.array_equal(s.predict(X), portable.evaluate(m, X))
+    finally:
+        s.close()
+
+
+def test_python_reproduces_tfidf_pipelines_and_the_other_languages_refuse_them(tmp_path):
+    # Python's own re is the vectorizer's tokenizer: the text step ports exactly.
+    import xgboost as xgb
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    from portable.errors import UnsupportedFeatureError
+    rng = np.random.default_rng(0)
+    words = ["good", "bad", "great", "awful", "movie", "Plot", "\u00fcn\u00efcode", "the", "not"]
+    docs = [" ".join(rng.choice(words, rng.integers(0, 12))) for _ in range(300)]
+    y = np.array([("good" in d or "great" in d) for d in docs]).astype(int)
+    est = make_pipeline(TfidfVectorizer(ngram_range=(1, 2)),
+                        xgb.XGBClassifier(n_estimators=20, max_depth=3)).fit(docs, y)
+    m = portable.import_model(est)
+    s = portable.load(portable.convert(m, format="python").save(tmp_path / "a", check=False).path)
+    X = np.array([[d] for d in docs + ["", None, "unseen words", "GOOD movie, not bad!"]],
+                 dtype=object)
+    ref = portable.evaluate(m, X, output="margin")
+    assert ulp_distance(ref, s.predict(X, output="margin"), np.float32).max() == 0
+    assert np.array_equal(s.predict(X), portable.evaluate(m, X))
+    assert np.array_equal(est.predict_proba(X[:, 0].tolist()[:300]).astype(np.float32)[:, 1],
+                          s.predict(X[:300])[:, 1])
+    for lang in ("c", "java", "javascript"):
+        with pytest.raises(UnsupportedFeatureError, match="text"):
+            portable.convert(m, format=lang)

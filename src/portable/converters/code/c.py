@@ -9,10 +9,11 @@ Layout of the generated project::
     main.c selftest.c  CLI stub and golden-row self-test
     Makefile           -std=c99 -ffp-contract=off: IEEE arithmetic, no fused multiply-add
 
-Trees are data, not code: each tree is a table of ``{feature | missing_right << 31,
-threshold}`` nodes walked without branches by one generic walker, a block of rows per
-tree. Measured on a 500-tree depth-6 XGBoost model: the tables compile in 0.3 s where one
-unrolled function per tree took 14 s, and run faster (290k vs 230k rows/s, one thread).
+Trees are data, not code: each tree is a table of ``{column, threshold}`` nodes
+(``c_tables.py``) walked without branches by one generic walker (``templates/c/engine.c``),
+a block of rows per tree. Measured on a 500-tree depth-6 XGBoost model: the tables compile
+in 0.3 s where one unrolled function per tree took 14 s, and run faster (290k vs 230k
+rows/s, one thread, before the walker's later tuning).
 """
 
 from __future__ import annotations
@@ -23,18 +24,12 @@ import numpy as np
 
 from ... import ir
 from ...errors import ConversionError, UnsupportedFeatureError
+from . import c_tables as T
 from . import printer as P
+from .printer import check_supported
 from .lower import Affine, Categorical, Impute, Linear, Program, StrRef, ZeroNaN, lower
 
-# Nodes (split slots + leaves) per trees_NNN.c file: small enough to compile in parallel.
-CHUNK_NODES = 250_000
-# A tree is padded to a complete tree (branch-free index arithmetic) when that at most
-# quadruples its leaves; deeper sparse trees keep a children table.
-PAD_FACTOR = 8
-MAX_PERFECT_DEPTH = 16
 STRICT_FLAGS = ("-std=c99", "-ffp-contract=off", "-fno-fast-math", "-fPIC")
-BLOCK_MAX = 128
-BLOCK_BYTES = 80_000
 
 
 class CConverter:
@@ -61,7 +56,9 @@ class CConverter:
         if options:
             raise ConversionError(f"Unknown C option(s) {', '.join(sorted(options))}; the C "
                                   f"converter takes none.")
-        return print_project(lower(ir.check_model(model)))
+        model = ir.check_model(model)
+        check_supported(self, model)
+        return print_project(lower(model))
 
 
 def print_project(prog: Program) -> dict[str, bytes]:
@@ -70,15 +67,15 @@ def print_project(prog: Program) -> dict[str, bytes]:
     files = {}
     chunks = []
     if isinstance(prog.estimator, Linear):
-        internal = _internal_h(prog, [])
+        internal = T.internal_h(prog, [])
     else:
-        sizes = [_tree_size(t) for t in prog.estimator.trees]
-        zcopy = _block(prog) * max(1, len(prog.features))
-        for k, rng in enumerate(P.chunks_by_size(sizes, CHUNK_NODES)):
+        sizes = [T.tree_size(t) for t in prog.estimator.trees]
+        zcopy = T.block(prog) * max(1, len(prog.features))
+        for k, rng in enumerate(P.chunks_by_size(sizes, T.CHUNK_NODES)):
             name = f"portable_trees_{k:03d}"
-            files[f"trees_{k:03d}.c"] = _chunk(prog, name, rng, head, zcopy)
+            files[f"trees_{k:03d}.c"] = T.chunk(prog, name, rng, head, zcopy)
             chunks.append((name, len(rng)))
-        internal = _internal_h(prog, [c for c, _ in chunks])
+        internal = T.internal_h(prog, [c for c, _ in chunks])
     files["model_internal.h"] = head + internal
     files["model.h"] = P.render("c/model.h", header=head.rstrip(), n_features=prog.n_inputs,
                                 n_margin=prog.n_margin, n_prediction=prog.n_prediction,
@@ -118,125 +115,16 @@ def _readme(prog: Program) -> str:
         "IEEE arithmetic.", ""])
 
 
-# ----------------------------------------------------------------------------- types
-def _types(prog: Program) -> tuple[str, str]:
-    est = prog.estimator
-    if isinstance(est, Linear):
-        return "double", "double"
-    return ("float" if est.cmp32 else "double"), ("float" if est.acc32 else "double")
-
-
-def _lits(values, as_float: bool) -> list[str]:
-    raw = P.f32_literals(values) if as_float else P.f64_literals(values)
-    suffix = "f" if as_float else ""
-    out = []
-    for s in raw:
-        if s in ("inf", "-inf", "nan"):
-            out.append({"inf": "INFINITY", "-inf": "(-INFINITY)", "nan": "NAN"}[s])
-        else:
-            out.append(s + suffix)
-    return out
-
-
-def _array(ctype: str, name: str, items) -> str:
-    items = list(items)
-    if not items:
-        items = ["0"]
-    return f"static const {ctype} {name}[] = {{{','.join(items)}}};\n"
-
-
-def _internal_h(prog: Program, chunk_names) -> str:
-    z_t, acc_t = _types(prog)
-    lines = ["#ifndef PORTABLE_MODEL_INTERNAL_H", "#define PORTABLE_MODEL_INTERNAL_H",
-             "#include <math.h>", "#include <stdint.h>", f"typedef {z_t} z_t;",
-             f"typedef {acc_t} acc_t;",
-             "/* f: the input column to read, + ZCOPY when a missing value goes right (the",
-             " * NaN -> +inf copy of the block); in `general` trees: column | (1 << 31). */",
-             "typedef struct { uint32_t f; z_t t; } portable_node;",
-             "/* c == 0: complete tree of depth `depth` in heap order; else a children table over",
-             " * nint split nodes followed by one self-looping node per leaf. */",
-             "typedef struct { const portable_node* n; const int32_t* c; const acc_t* l;"
-             " int depth; int nv; int off; int general; int nint; } portable_tree;"]
-    lines += [f"extern const portable_tree {c}[];" for c in chunk_names]
-    return "\n".join(lines + ["#endif", ""])
-
-
-# ----------------------------------------------------------------------------- trees
-def _perfect(t) -> bool:
-    return t.depth <= MAX_PERFECT_DEPTH and (1 << t.depth) <= max(64, PAD_FACTOR * len(t.leaves))
-
-
-def _tree_size(t) -> int:
-    return ((1 << t.depth) * 2) if _perfect(t) else (3 * t.n_internal + 4 * len(t.leaves))
-
-
-def _general(t, split_op: str) -> bool:
-    """A split ``x <= +inf`` whose missing values go right: the NaN -> +inf copy would send
-    them left, so such a tree tests NaN at every node."""
-    return split_op == "<=" and bool(np.any(np.isposinf(t.threshold) & ~t.missing_left))
-
-
-def _chunk(prog: Program, name: str, rng, head: str, zcopy: int) -> str:
-    est = prog.estimator
-    z_t, acc_t = _types(prog)
-    laid = []
-    for i in rng:
-        t = est.trees[i]
-        if _perfect(t):
-            laid.append((i, t, *t.perfect(), None))
-        else:  # leaves become self-looping nodes nint.. (see engine.c)
-            n, nl = t.n_internal, len(t.leaves)
-            kids = np.where(t.children >= 0, t.children, n + ~t.children)
-            loops = np.repeat(np.arange(n, n + nl), 2).reshape(nl, 2)
-            laid.append((i, t, np.concatenate([t.feature, np.zeros(nl, np.int64)]),
-                         np.concatenate([t.threshold, np.zeros(nl)]),
-                         np.concatenate([t.missing_left, np.ones(nl, bool)]), t.leaves,
-                         np.concatenate([kids, loops])))
-    # Literals of the whole chunk in two numpy calls (per-tree calls dominate otherwise).
-    thr = iter(_lits(np.concatenate([x[3] for x in laid]), z_t == "float"))
-    leaf = iter(_lits(np.concatenate([x[5].reshape(-1) for x in laid]), acc_t == "float"))
-    out = [head, '#include "model_internal.h"\n']
-    entries = []
-    for i, t, f, _, ml, leaves, children in laid:
-        child = "0"
-        if children is not None:
-            out.append(_array("int32_t", f"C{i}", map(str, children.reshape(-1).tolist())))
-            child = f"C{i}"
-        general = _general(t, est.split_op)
-        right = (~np.asarray(ml, bool)).astype(np.int64)
-        codes = np.asarray(f, np.int64) + (right << 31 if general else right * zcopy)
-        if codes.size:
-            out.append(f"static const portable_node N{i}[] = {{"
-                       + ",".join(f"{{{c}u,{next(thr)}}}" for c in codes.tolist()) + "};\n")
-        out.append(f"static const acc_t L{i}[] = {{"
-                   + ",".join(next(leaf) for _ in range(leaves.size)) + "};\n")
-        entries.append(f"{{{f'N{i}' if codes.size else '0'},{child},L{i},{t.depth},"
-                       f"{leaves.shape[1]},{t.offset},{int(general)},{t.n_internal}}}")
-    out.append(f"const portable_tree {name}[] = {{\n" + ",\n".join(entries) + "};\n")
-    return "".join(out)
-
-
 # ----------------------------------------------------------------------------- model.c
-def _block(prog: Program) -> int:
-    """Rows per block: the block's inputs (two copies for trees) should stay within ~L1."""
-    width = max(1, len(prog.features))
-    z_t, _ = _types(prog)
-    copies = 1 if isinstance(prog.estimator, Linear) else 2
-    b = 8
-    while b < BLOCK_MAX and 2 * b * width * (4 if z_t == "float" else 8) * copies <= BLOCK_BYTES:
-        b *= 2
-    return b
-
-
 def _model_c(prog: Program, chunks) -> str:
-    z_t, acc_t = _types(prog)
+    z_t, acc_t = T.types(prog)
     est = prog.estimator
     nf = prog.n_inputs
     parts = ["#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n#include <stdint.h>\n",
              '#include "model.h"\n#include "model_internal.h"\n\n',
              f"#define NZ {max(1, len(prog.features))}\n#define NO {est.n_outputs}\n",
              f"#define NV {prog.n_slots if prog.ops else 0}\n",
-             f"#define BLOCK {_block(prog)}\n",
+             f"#define BLOCK {T.block(prog)}\n",
              f"#define Z_COPIES {1 if isinstance(est, Linear) else 2}\n#define ZCOPY (BLOCK * NZ)\n",
              "#define FEATURE_MASK 0x7fffffffu\n\n"]
     names = ",".join(P.c_string(n) for n in prog.feature_names)
@@ -247,8 +135,8 @@ def _model_c(prog: Program, chunks) -> str:
     parts.append(f"const char* const portable_output_names[PORTABLE_N_PREDICTION] = {{{outs}}};\n\n")
     parts.append(_prepare(prog, z_t))
     if isinstance(est, Linear):
-        parts.append(_array("double", "W", _lits(est.coef.reshape(-1), False)))
-        parts.append(_array("double", "B", _lits(est.intercept, False)))
+        parts.append(T.array("double", "W", T.lits(est.coef.reshape(-1), False)))
+        parts.append(T.array("double", "B", T.lits(est.intercept, False)))
         parts.append(P.template("c/linear.c"))
     else:
         gt = ">=" if est.split_op == "<" else ">"
@@ -256,11 +144,11 @@ def _model_c(prog: Program, chunks) -> str:
                      f"its node says. */\n#define GO_RIGHT(x, q) ((x) {gt} (q).t)\n"
                      f"#define GO_RIGHT_NAN(x, q) (((x) {gt} (q).t) | "
                      f"(((x) != (x)) & (int)((q).f >> 31)))\n")
-        parts.append(_array("acc_t", "BASE", _lits(est.base, acc_t == "float")))
+        parts.append(T.array("acc_t", "BASE", T.lits(est.base, acc_t == "float")))
         parts.append(f"#define N_CHUNKS {len(chunks)}\n")
         parts.append("static const portable_tree* const CHUNKS[] = {"
                      + ",".join(c for c, _ in chunks) + "};\n")
-        parts.append(_array("int", "CHUNK_SIZES", [str(n) for _, n in chunks]))
+        parts.append(T.array("int", "CHUNK_SIZES", [str(n) for _, n in chunks]))
         mean = (f"    for (int k = 0; k < m * NO; ++k) A[k] /= ({acc_t}){len(est.trees)};"
                 if est.mean else "")
         parts.append(P.render("c/engine.c", mean=mean))
@@ -299,14 +187,14 @@ def _op(prog: Program, op) -> list[str]:
         lines = [f"    {{ double t = {_slot(prog, op.src)};"]
         for sym, val in (("-", op.subtract), ("/", op.divide), ("*", op.multiply), ("+", op.add)):
             if val is not None:
-                lines.append(f"      t = t {sym} {_lits([val], False)[0]};")
+                lines.append(f"      t = t {sym} {T.lits([val], False)[0]};")
         if op.clip is not None:
-            lo, hi = _lits(op.clip, False)
+            lo, hi = T.lits(op.clip, False)
             lines.append(f"      t = t < {lo} ? {lo} : (t > {hi} ? {hi} : t);")
         return lines + [f"      v[{op.dst}] = t; }}"]
     if isinstance(op, Impute):
         s = _slot(prog, op.src)
-        return [f"    v[{op.dst}] = {s} != {s} ? {_lits([op.fill], False)[0]} : {s};"]
+        return [f"    v[{op.dst}] = {s} != {s} ? {T.lits([op.fill], False)[0]} : {s};"]
     if isinstance(op, ZeroNaN):
         s = _slot(prog, op.src)
         return [f"    v[{op.dst}] = {s} == 0.0 ? NAN : {s};"]
@@ -329,7 +217,7 @@ def _categorical(prog: Program, op: Categorical) -> list[str]:
                  for c in op.cats]
     else:
         lines.append(f"    {{ double t = {_slot(prog, op.src)};")
-        tests = ["t != t" if c != c else f"t == {_lits([c], False)[0]}" for c in op.cats]
+        tests = ["t != t" if c != c else f"t == {T.lits([c], False)[0]}" for c in op.cats]
     for k, (test, d) in enumerate(zip(tests, op.dsts)):
         then = f"v[{d}] = 1.0;" if d is not None else "{ /* dropped category */ }"
         lines.append(f"      {'if' if k == 0 else 'else if'} ({test}) {then}")
@@ -380,11 +268,11 @@ def _selftest(prog: Program) -> str:
                 nums.append("0")
                 strs.append("0" if v is None else P.c_string(v))
             else:
-                nums.append("NAN" if v is None else _lits([v], False)[0])
+                nums.append("NAN" if v is None else T.lits([v], False)[0])
                 strs.append("0")
 
     def arr(a):
-        return "{" + ",".join(_lits(np.asarray(a).reshape(-1), False)) + "}"
+        return "{" + ",".join(T.lits(np.asarray(a).reshape(-1), False)) + "}"
     return P.render("c/selftest.c", n_rows=len(rows), inputs="{" + ",".join(nums or ["0"]) + "}",
                     strings="{" + ",".join(strs or ["0"]) + "}", margin=arr(g["margin"]),
                     margin_tol=arr(g["margin_tol"]), prediction=arr(g["prediction"]),

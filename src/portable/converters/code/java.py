@@ -18,6 +18,7 @@ import numpy as np
 from ... import ir
 from ...errors import ConversionError
 from . import printer as P
+from .printer import check_supported
 from .lower import Affine, Categorical, Impute, Linear, Program, StrRef, ZeroNaN, lower
 
 POOL_BUDGET = 30_000   # estimated constant-pool entries per Trees class (limit 65535)
@@ -51,7 +52,9 @@ class JavaConverter:
         if options:
             raise ConversionError(f"Unknown Java option(s) {', '.join(sorted(options))}; "
                                   f"the Java converter takes none.")
-        return JavaPrinter(lower(ir.check_model(model))).files()
+        model = ir.check_model(model)
+        check_supported(self, model)
+        return JavaPrinter(lower(model)).files()
 
 
 class JavaPrinter:

@@ -16,6 +16,7 @@ import numpy as np
 from ... import ir
 from ...errors import ConversionError
 from . import printer as P
+from .printer import check_supported
 from .lower import Affine, Categorical, Impute, Linear, Program, StrRef, ZeroNaN, lower
 
 CHUNK_NODES = 60_000  # nodes per trees_NNN.js
@@ -48,7 +49,9 @@ class JavaScriptConverter:
         if options:
             raise ConversionError(f"Unknown JavaScript option(s) {', '.join(sorted(options))}; "
                                   f"the JavaScript converter takes none.")
-        return print_project(lower(ir.check_model(model)))
+        model = ir.check_model(model)
+        check_supported(self, model)
+        return print_project(lower(model))
 
 
 def _lits(values, f32: bool) -> list[str]:

@@ -60,6 +60,16 @@ class ZeroNaN:
 
 
 @dataclass(frozen=True)
+class Text:
+    """Bag of words over string column ``src``: ``dsts[j]`` = the weight of term ``j`` of
+    ``step`` (an ``ir.TextVectorizer``; only printers with Python's ``re`` can hold it)."""
+
+    src: StrRef
+    dsts: tuple
+    step: object
+
+
+@dataclass(frozen=True)
 class Categorical:
     """One-hot over one input column: ``dsts[k] = 1`` when the value is ``cats[k]``.
 
@@ -257,6 +267,12 @@ def _lower_transform(step, refs: list, ops: list, slots: list, names) -> list:
         return out
     if isinstance(step, ir.OneHotEncoder):
         return _lower_one_hot(step, refs, ops, slots, names)
+    if isinstance(step, ir.TextVectorizer):
+        if len(refs) != 1 or not isinstance(refs[0], StrRef):
+            raise UnsupportedFeatureError("A text vectorizer must read one string column.")
+        dsts = tuple(_new(slots) for _ in step.vocabulary)
+        ops.append(Text(refs[0], dsts, step))
+        return list(dsts)
     if any(isinstance(r, StrRef) for r in refs):
         raise UnsupportedFeatureError(f"A {step.kind} step reads a string column; only "
                                       f"one-hot encoders can.")

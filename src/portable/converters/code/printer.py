@@ -21,6 +21,19 @@ _SAFE_COMMENT = re.compile(r"[^A-Za-z0-9 _.,:;=+#@()\[\]{}<>|!?'^~-]")
 _PLAIN = re.compile(r"[A-Za-z0-9 _.,:;=+#@()\[\]{}<>|!^~/-]")
 
 
+# ----------------------------------------------------------------------------- guards
+def check_supported(converter, model) -> None:
+    """Refuse a model using a step kind ``converter`` cannot print, naming who can."""
+    from ...errors import UnsupportedFeatureError
+
+    missing = model.step_kinds() - set(converter.supports)
+    if missing:
+        can = "the Python route (--format python)" if missing <= {"text"} else "another format"
+        raise UnsupportedFeatureError(
+            f"The {converter.name} converter cannot express {', '.join(sorted(missing))} "
+            f"(in {model.source.estimator}); use {can}.")
+
+
 # ----------------------------------------------------------------------------- text
 def comment_text(text, limit: int = 160) -> str:
     """``text`` reduced to characters that are inert inside any comment of any target."""

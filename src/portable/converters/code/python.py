@@ -22,7 +22,8 @@ import numpy as np
 from ... import ir
 from ...errors import ConversionError
 from . import printer as P
-from .lower import Affine, Categorical, Impute, Linear, Program, StrRef, ZeroNaN, lower
+from .printer import check_supported
+from .lower import Affine, Categorical, Impute, Linear, Program, StrRef, Text, ZeroNaN, lower
 
 CHUNK_NODES = 40_000  # nodes per generated function (and module)
 UNIT_NODES = 20_000   # a larger tree is split into several functions
@@ -46,15 +47,18 @@ class PythonConverter:
     name = "python"
     route = "code"
     default_runtime = "cpython"
+    # "text": Python's own re reproduces the vectorizer's tokenizer exactly.
     supports = frozenset({"tree_ensemble", "linear", "scaler", "imputer", "one_hot",
-                          "column_transformer", "zero_as_missing"})
+                          "column_transformer", "zero_as_missing", "text"})
 
     def convert(self, model: ir.Model, **options) -> dict[str, bytes]:
         """Generate the package files (deterministic for the same model)."""
         if options:
             raise ConversionError(f"Unknown Python option(s) {', '.join(sorted(options))}; "
                                   f"the Python converter takes none.")
-        return print_project(lower(ir.check_model(model)))
+        model = ir.check_model(model)
+        check_supported(self, model)
+        return print_project(lower(model))
 
 
 def print_project(prog: Program) -> dict[str, bytes]:
@@ -157,6 +161,11 @@ def _init(prog: Program, chunks) -> str:
               f"OUTPUT_FLOAT32 = {prog.f32}", f"N_MARGIN = {prog.n_margin}",
               f"N_PREDICTION = {prog.n_prediction}", ""]
     lines.append(P.template("python/runtime.py"))
+    texts = [op for op in prog.ops if isinstance(op, Text)]
+    if texts:
+        lines.append("import re" + P.template("python/text.py"))
+        for op in texts:
+            lines.append(_text_spec(op))
     lines += _prepare(prog)
     lines += _margin(prog, len(chunks))
     lines += _link(prog)
@@ -197,6 +206,9 @@ def _op(prog: Program, op) -> list[str]:
     if isinstance(op, ZeroNaN):
         s = _slot(prog, op.src)
         return [f"v{op.dst} = _NAN if {s} == 0.0 else {s}"]
+    if isinstance(op, Text):
+        return [", ".join(f"v{d}" for d in op.dsts) + (", =" if len(op.dsts) == 1 else " =")
+                + f" _bag(x[{op.src.column}], _TEXT{op.dsts[0]})"]
     if isinstance(op, Categorical):
         lines = [f"v{d} = 0.0" for d in op.dsts if d is not None]
         if not op.cats:
@@ -214,6 +226,17 @@ def _op(prog: Program, op) -> list[str]:
             lines += ["else:", f"    raise UnknownCategory({op.column}, t)"]
         return lines
     raise ConversionError(f"internal error: unknown op {type(op).__name__}")  # pragma: no cover
+
+
+def _text_spec(op: Text) -> str:
+    st = op.step
+    vocab = "{" + ", ".join(f"{P.py_string(t)}: {j}" for j, t in enumerate(st.vocabulary)) + "}"
+    stop = "frozenset((" + "".join(P.py_string(w) + ", " for w in st.stop_words) + "))"
+    idf = "None" if st.idf is None else "(" + "".join(v + ", " for v in _lits(st.idf, False)) + ")"
+    return (f"_TEXT{op.dsts[0]} = ({vocab}, re.compile({P.py_string(st.token_pattern)}), "
+            f"{bool(st.lowercase)}, {stop}, {int(st.ngram_range[0])}, {int(st.ngram_range[1])}, "
+            f"{bool(st.binary)}, {bool(st.sublinear_tf)}, {idf}, "
+            f"{'None' if st.norm is None else P.py_string(st.norm)})\n")
 
 
 def _margin(prog: Program, n_chunks: int) -> list[str]:
