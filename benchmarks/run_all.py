@@ -183,14 +183,14 @@ def run(models, *, quick: bool, cache: Path | None, seed: int, progress=None) ->
             n_test = len(Xte)
             entry["verify"] = portable.verify(
                 est, data=Xte, n_nan=min(1000, n_test), n_probe=500 if quick else 2000,
-                budget=2.0 if quick else 5.0, seed=seed)
+                budget=2.0 if quick else 4.0, seed=seed)
             runnable = [r for r in entry["verify"]["routes"].values() if r["status"] != "skipped"]
             if not runnable:
                 entry["note"] = "no route can express this model yet: " + "; ".join(
                     f"{rid}: {r.get('reason')}" for rid, r in entry["verify"]["routes"].items())
             say(f"{name}: bench")
             entry["bench"] = bench(est, data=Xte if spec["task"] != "sentiment" else None,
-                                   quick=quick, seed=seed, budget=2.0, cold_repeats=1)
+                                   quick=quick, seed=seed, budget=1.5, reps=7, cold_repeats=1)
         out.append(entry)
     return {"kind": "suite", "schema": 1, "quick": quick, "seed": seed,
             "models": out, "seconds": round(time.perf_counter() - t0, 1),

@@ -58,7 +58,9 @@ class Divergence:
     ``runtime_value`` or beyond). ``residual_ulp`` is how far the hypothesis' output is
     from the runtime's (0: reproduced exactly), ``reference_ulp`` how far the reference's
     is; both in ``ulp_dtype``. ``explained`` says whether the hypothesis reproduces the
-    runtime's output within the search's tolerance.
+    runtime's output within the search's tolerance; ``alternatives`` counts other
+    hypotheses (other leaf sets) that reproduce it as well. "observed": the runtime
+    reported its leaves.
     """
 
     row: int
@@ -83,6 +85,7 @@ class Divergence:
     residual_ulp: float = 0.0
     ulp_dtype: str = "float64"
     candidates: int = 0
+    alternatives: int = 0
     near_nodes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -108,6 +111,8 @@ class Divergence:
         elif self.hypothesis == "missing":
             head += " (missing value, default direction)"
         n = len(self.trees_changed)
+        also = (f" ({self.alternatives} other hypothes{'es' if self.alternatives > 1 else 'is'}"
+                f" fit as well)" if self.alternatives and self.explained else "")
         how = ("reproduces the runtime's " + self.output + (" exactly" if self.residual_ulp == 0
                else f" within {self.residual_ulp:.0f} ULP"))
         if self.hypothesis == "observed":
@@ -115,7 +120,7 @@ class Divergence:
         if not self.explained:
             how = (f"closest hypothesis; {self.residual_ulp:.3g} ULP from the runtime's "
                    f"{self.output} (reference: {self.reference_ulp:.3g}) - not explained")
-        return f"{head}; {how}; {n} tree{'s' if n != 1 else ''} changed leaf"
+        return f"{head}; {how}{also}; {n} tree{'s' if n != 1 else ''} changed leaf"
 
 
 def _plain(v):
@@ -280,9 +285,9 @@ def localise(model: ir.Model, x, got, *, output: str = "margin", ulps: int = 4,
                 continue
             near.append((t, node))
             child = int(tree.right[node] if went_left else tree.left[node])
-            leaves = ref_leaves.copy()
-            leaves[t] = _leaf_from(tree, zin, op, child)
-            hyps.append((kind, t, node, leaves, None))
+            flipped = ref_leaves.copy()
+            flipped[t] = _leaf_from(tree, zin, op, child)
+            hyps.append((kind, t, node, flipped, None))
             if kind == "threshold":
                 by_feature.setdefault(f, set()).add(_crossing(op, thr, went_left, in32))
     shifted, meta = [], []
@@ -294,9 +299,9 @@ def localise(model: ir.Model, x, got, *, output: str = "margin", ulps: int = 4,
             meta.append(v)
     if shifted:
         alt = leaf_indices(ens, np.array(shifted))
-        for zz, v, leaves in zip(shifted, meta, alt):
-            if not np.array_equal(leaves, ref_leaves):
-                hyps.append(("input", -1, -1, leaves, (zz, v)))
+        for zz, v, moved in zip(shifted, meta, alt):
+            if not np.array_equal(moved, ref_leaves):
+                hyps.append(("input", -1, -1, moved, (zz, v)))
     if not hyps:
         return _unexplained(model, zin, ref_leaves, row, output, ref_dist, cmp_dt, near)
 
@@ -307,7 +312,9 @@ def localise(model: ir.Model, x, got, *, output: str = "margin", ulps: int = 4,
                                                      hyps[i][0] == "input", int(changed[i][0])
                                                      if len(changed[i]) else 0))
     best = order[0]
-    kind, t, node, leaves, shift = hyps[best]
+    kind, t, node, best_leaves, shift = hyps[best]
+    same = sum(1 for i in order[1:] if dist[i] == dist[best]
+               and not np.array_equal(hyps[i][3], best_leaves))
     trees = tuple(int(k) for k in changed[best])
     if kind == "input":
         zz, v = shift
@@ -325,9 +332,9 @@ def localise(model: ir.Model, x, got, *, output: str = "margin", ulps: int = 4,
         reference_side="left" if went_left else "right",
         runtime_side="right" if went_left else "left",
         runtime_value=float(shift[1]) if kind == "input" else None,
-        reference_leaf=int(ref_leaves[t]), runtime_leaf=int(leaves[t]), trees_changed=trees,
+        reference_leaf=int(ref_leaves[t]), runtime_leaf=int(best_leaves[t]), trees_changed=trees,
         output=output, reference_ulp=ref_dist, residual_ulp=residual,
-        ulp_dtype=np.dtype(cmp_dt).name, candidates=len(hyps),
+        ulp_dtype=np.dtype(cmp_dt).name, candidates=len(hyps), alternatives=same,
         near_nodes=[[int(a), int(b)] for a, b in near[:20]])
 
 

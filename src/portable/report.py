@@ -116,6 +116,13 @@ def route_summary(route: dict) -> dict:
     return out
 
 
+def runners_in_order(bench: dict) -> list[tuple[str, dict]]:
+    """Source first, then portable's routes, then peers (saved JSON sorts keys)."""
+    rank = {"source": 0, "portable": 1, "peer": 2}
+    return sorted(bench["runners"].items(), key=lambda kv: (rank.get(kv[1]["kind"], 3),
+                                                             kv[1]["status"] != "ok", kv[0]))
+
+
 def _hist(route: dict) -> list[int] | None:
     """Rows per ULP bin vs the reference, summed over row kinds (margin, else prediction)."""
     res = route.get("results", {}).get("vs_reference", {})
@@ -222,7 +229,7 @@ def error_hist_svg(title: str, counts: list[int], labels: list[str]) -> str:
 
 def latency_svg(bench: dict) -> str:
     """Per runner: log-scale histogram of single-row latency, p50 (black) and p99 (red)."""
-    live = [(n, e) for n, e in bench["runners"].items() if e.get("latency_us")]
+    live = [(n, e) for n, e in runners_in_order(bench) if e.get("latency_us")]
     if not live:
         return ""
     lo = min(_num(e["latency_us"]["p1"]) for _, e in live)
@@ -310,7 +317,7 @@ def verify_rows(v: dict) -> list[list[str]]:
 def bench_rows(b: dict) -> list[list[str]]:
     rows = []
     sizes = [str(s) for s in b["settings"]["sizes"]]
-    for name, e in b["runners"].items():
+    for name, e in runners_in_order(b):
         if e["status"] != "ok":
             rows.append([html.escape(name), e["kind"], _status(e["status"])]
                         + ["-"] * (5 + len(sizes)) + [html.escape(str(e.get("reason", "")))[:200]])
@@ -452,7 +459,7 @@ def render_markdown(results, *, title: str = "portable: parity and performance")
                 "| runner | p50 µs | p99 µs | speedup (paired) | "
                 + " | ".join(f"{int(s):,} rows/s" for s in sizes)
                 + " | cold start s | RSS Δ MB |", "|---" * (6 + len(sizes)) + "|"]
-        for rn, e in b["runners"].items():
+        for rn, e in runners_in_order(b):
             if e["status"] != "ok":
                 continue
             lat, cs = e["latency_us"], e.get("cold_start") or {}

@@ -323,25 +323,39 @@ def _export(route, m, obj, tmp: Path, cache: dict):
         return cache[key]
 
 
-def _budget_rows(session, rows: dict, budget: float | None, passes: int, seed: int):
-    """Warm the session up, time it, and pick the rows that fit in ``budget`` seconds."""
-    held = rows["held_out"]
-    per_row, n = 0.0, 16
-    while True:  # growing calls amortise fixed costs and warm JITs up (JPMML)
+def _calibrate(session, held) -> tuple[float, float]:
+    """(seconds per call, seconds per row) of a session, from calls of growing size.
+
+    The calls double as warm-up (JPMML's JIT); two sizes separate a runtime's fixed cost
+    per call (a process round trip) from its cost per row.
+    """
+    pts, n = [], 16
+    while True:
+        k = max(min(n, len(held)), 1)
         t = time.perf_counter()
-        session.predict(held[:n])
-        took = time.perf_counter() - t
-        per_row = took / max(min(n, len(held)), 1)
-        if took > 0.25 or n >= min(len(held), 1024):
+        session.predict(held[:k])
+        pts.append((k, time.perf_counter() - t))
+        if k >= len(held) or pts[-1][1] > 2.0 or (len(pts) >= 2 and (
+                pts[-1][1] > 0.25 or k >= 1024)):
             break
         n *= 4
+    (na, ta), (nb, tb) = pts[-2] if len(pts) > 1 else (0, 0.0), pts[-1]
+    per_row = (tb - ta) / (nb - na) if nb > na and tb > ta else tb / nb
+    return max(ta - per_row * na, 0.0) if len(pts) > 1 else 0.0, per_row
+
+
+def _budget_rows(session, rows: dict, budget: float | None, passes: int, seed: int):
+    """Warm the session up, time it, and pick the rows that fit in ``budget`` seconds."""
+    fixed, per_row = _calibrate(session, rows["held_out"])
     total = sum(len(v) for v in rows.values())
-    estimate = per_row * total * passes
+    calls = passes * sum(1 for v in rows.values() if len(v))
+    estimate = calls * fixed + passes * total * per_row
     if not budget or estimate <= budget:
         return {k: np.arange(len(v)) for k, v in rows.items()}, None, per_row
-    frac = budget / estimate
+    frac = max(budget - calls * fixed, 0.0) / max(passes * total * per_row, 1e-12)
     rng = np.random.default_rng(seed + 7)
-    picked = {k: np.sort(rng.permutation(len(v))[:max(min(len(v), MIN_ROWS), int(len(v) * frac))])
+    picked = {k: np.sort(rng.permutation(len(v))[:max(min(len(v), MIN_ROWS),
+                                                        int(len(v) * frac))])
               for k, v in rows.items()}
     why = (f"{1 / per_row:,.0f} rows/s: all {total:,} rows x {passes} outputs would take "
            f"~{estimate:.0f} s, over the {budget:g}-s budget; compared a seeded subsample")
