@@ -95,9 +95,14 @@ def _sk_predict(obj, model: ir.Model, X, output: str):
         return _xgb_predict(final, model, data if hasattr(data, "tocsr") else
                             np.asarray(data, dtype=np.float64), "margin")
     if hasattr(final, "_raw_predict"):
-        return np.asarray(final._raw_predict(np.asarray(data, dtype=np.float64)
-                                             if not hasattr(data, "columns") else data),
-                          dtype=np.float64).reshape(len(X), -1)
+        if type(final).__name__.startswith("GradientBoosting"):
+            # Its _raw_predict skips input validation (NaN rows give garbage); the public
+            # methods validate and return the raw score (identity link for regressors).
+            f = getattr(final, "decision_function", None) or final.predict
+            return np.asarray(f(data), dtype=np.float64).reshape(len(X), -1)
+        else:
+            arr = np.asarray(data, dtype=np.float64) if not hasattr(data, "columns") else data
+        return np.asarray(final._raw_predict(arr), dtype=np.float64).reshape(len(X), -1)
     if hasattr(final, "decision_function"):
         return np.asarray(final.decision_function(data), dtype=np.float64).reshape(len(X), -1)
     if hasattr(final, "predict_proba"):
