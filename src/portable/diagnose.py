@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ir
-from .ir.evaluate import apply_transform, leaf_indices, post_transform, prepare_input
+from .ir.evaluate import (apply_transform, leaf_indices, margin_from_leaves, post_transform,
+                          prepare_input)
 from .parity import ulp_distance
 from .probes import _inclusive_bounds
 
@@ -140,21 +141,6 @@ def estimator_input(model: ir.Model, X) -> np.ndarray:
     for step in model.transforms:
         Z = apply_transform(step, Z)
     return np.asarray(Z, dtype=np.float64)
-
-
-def margin_from_leaves(ens: ir.TreeEnsemble, leaves: np.ndarray) -> np.ndarray:
-    """The margin the reference computes from given leaves (rows x trees): base score,
-    leaves added in tree order in ``accumulate_dtype``, then the mean (same arithmetic as
-    ``ir.evaluate.tree_margin``, so an unchanged leaf set gives the same bits)."""
-    dt = np.dtype(ens.accumulate_dtype)
-    acc = np.empty((leaves.shape[0], ens.n_outputs), dtype=dt)
-    acc[:] = np.asarray(ens.base_score, dtype=dt)
-    for t, tree in enumerate(ens.trees):
-        o = tree.output_offset
-        acc[:, o:o + tree.n_values] += tree.value[leaves[:, t]].astype(dt, copy=False)
-    if ens.aggregation == "mean":
-        acc /= dt.type(len(ens.trees))
-    return acc
 
 
 def outputs_from_leaves(model: ir.Model, leaves: np.ndarray, output: str) -> np.ndarray:

@@ -333,7 +333,12 @@ def leaf_indices(ens: TreeEnsemble, Z: np.ndarray) -> np.ndarray:
 
 def tree_margin(ens: TreeEnsemble, Z: np.ndarray) -> np.ndarray:
     """Margin of a tree ensemble: base_score, plus each tree's leaf in tree order."""
-    leaves = leaf_indices(ens, Z)
+    return margin_from_leaves(ens, leaf_indices(ens, Z))
+
+
+def margin_from_leaves(ens: TreeEnsemble, leaves: np.ndarray) -> np.ndarray:
+    """The margin for given leaves (rows x trees): base score, leaves added in tree order
+    in ``accumulate_dtype``, then the mean."""
     dt = np.dtype(ens.accumulate_dtype)
     acc = np.empty((leaves.shape[0], ens.n_outputs), dtype=dt)
     acc[:] = np.asarray(ens.base_score, dtype=dt)
