@@ -74,10 +74,9 @@ def evaluate(model: Model, X, *, output: str = "prediction") -> np.ndarray:
 # ----------------------------------------------------------------------------- input
 def prepare_input(sig: Signature, X) -> np.ndarray:
     """Turn user rows into a 2-D array (float64, or object when there are string columns)."""
-    try:
+    pd = None
+    if type(X).__module__.startswith("pandas"):  # import pandas only for its own objects
         import pandas as pd
-    except ImportError:  # pragma: no cover
-        pd = None
     if pd is not None and isinstance(X, pd.DataFrame):
         cols = [str(c) for c in X.columns]
         missing = [n for n in sig.feature_names if n not in cols]
