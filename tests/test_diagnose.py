@@ -5,7 +5,6 @@ hand-made session over a modified IR, and on an upstream converter's real mismat
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 import pytest
@@ -21,11 +20,8 @@ from sklearn.datasets import load_breast_cancer, make_regression  # noqa: E402
 from sklearn.ensemble import RandomForestRegressor  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+# The engines under test warn freely (converter versions, float casts); keep output readable.
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ threshold-probe rows they get wrong where our graph gets none."""
 from __future__ import annotations
 
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -29,11 +28,8 @@ from portable.runtimes.onnxruntime import OnnxSession  # noqa: E402
 XB, YB = load_breast_cancer(return_X_y=True)
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+# The engines under test warn freely (converter versions, float casts); keep output readable.
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 def _wrong_rows(got, ref) -> tuple[int, int]:

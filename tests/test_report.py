@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import warnings
 
 import pytest
 from click.testing import CliRunner
@@ -25,11 +24,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+# The engines under test warn freely (converter versions, float casts); keep output readable.
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 import time
-import warnings
 
 import numpy as np
 import pytest
@@ -27,11 +26,8 @@ from sklearn.datasets import make_classification, make_regression  # noqa: E402
 SMALL = {"n_rows": 300, "n_nan": 100, "n_probe": 400}
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+# The engines under test warn freely (converter versions, float casts); keep output readable.
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.fixture(scope="module")
