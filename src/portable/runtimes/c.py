@@ -39,6 +39,32 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def cached_build(kind: str, seed: str, folder: Path, names, build) -> Path:
+    """Build once per content: the cache folder for ``kind`` keyed by ``seed`` (toolchain,
+    flags) and the bytes of ``folder/name`` for each name. ``build(tmp)`` fills a temporary
+    folder that is renamed into place, so a killed build never leaves a half entry.
+    Returns the cache folder."""
+    h = hashlib.sha256(seed.encode())
+    for name in names:
+        data = (folder / name).read_bytes()
+        h.update(f"{name}:{len(data)}:".encode())
+        h.update(data)
+    final = cache_dir() / kind / h.hexdigest()[:32]
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    try:
+        build(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process finished the same build first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
 def _compiler() -> str | None:
     return os.environ.get("CC") if os.environ.get("CC") and shutil.which(
         os.environ["CC"]) else shutil.which("gcc")
@@ -81,18 +107,8 @@ def build(folder: Path, meta: dict, *, jobs: int | None = None) -> Path:
     headers = sorted(p.name for p in folder.glob("*.h"))
     flags = list(meta.get("cflags", [])) + list(OPT_FLAGS)
     version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
-    h = hashlib.sha256(repr((flags, version, cc)).encode())
-    for name in sorted(sources + headers):
-        data = (folder / name).read_bytes()
-        h.update(f"{name}:{len(data)}:".encode())
-        h.update(data)
-    final = cache_dir() / "c" / h.hexdigest()[:32]
-    lib = final / "libmodel.so"
-    if lib.is_file():
-        return lib
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
-    try:
+
+    def compile_all(tmp: Path) -> None:
         for name in sources + headers:
             shutil.copyfile(folder / name, tmp / name)
 
@@ -108,13 +124,10 @@ def build(folder: Path, meta: dict, *, jobs: int | None = None) -> Path:
                            capture_output=True, text=True, timeout=600)
         if r.returncode:
             raise ArtifactError(f"Linking the model library failed: {r.stderr.strip()[-2000:]}")
-        try:
-            os.rename(tmp, final)
-        except OSError:  # another process finished the same build first
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return lib
+
+    final = cached_build("c", repr((flags, version, cc)), folder, sorted(sources + headers),
+                         compile_all)
+    return final / "libmodel.so"
 
 
 class CSession:

@@ -8,16 +8,14 @@ version) into ``$PORTABLE_CACHE_DIR/java/<hash>/classes``; a session then starts
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from ..errors import ArtifactError, RuntimeUnavailableError
 from ._subprocess import PipeSession, read_native
-from .c import cache_dir
+from .c import cached_build
 
 
 class JavaRuntime:
@@ -63,17 +61,8 @@ def compile_classes(folder: Path) -> Path:
     if not sources:
         raise ArtifactError(f"{str(folder)!r} has no Java sources under src/.")
     version = subprocess.run(["javac", "-version"], capture_output=True, text=True)
-    h = hashlib.sha256((version.stdout + version.stderr).encode())
-    for p in sources:
-        data = p.read_bytes()
-        h.update(f"{p.relative_to(folder)}:{len(data)}:".encode())
-        h.update(data)
-    final = cache_dir() / "java" / h.hexdigest()[:32]
-    if (final / "classes").is_dir():
-        return final / "classes"
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
-    try:
+
+    def compile_all(tmp: Path) -> None:
         (tmp / "classes").mkdir()
         (tmp / "sources.txt").write_text("\n".join(str(p) for p in sources) + "\n")
         flags = ["-Xlint:-strictfp"] if _lint_ok() else []
@@ -82,13 +71,10 @@ def compile_classes(folder: Path) -> Path:
                            capture_output=True, text=True, timeout=3600)
         if r.returncode:
             raise ArtifactError(f"javac failed: {(r.stdout + r.stderr).strip()[-2000:]}")
-        try:
-            os.rename(tmp, final)
-        except OSError:  # another process finished the same build first
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final / "classes"
+
+    names = [str(p.relative_to(folder)) for p in sources]
+    return cached_build("java", version.stdout + version.stderr, folder, names,
+                        compile_all) / "classes"
 
 
 def _lint_ok() -> bool:
