@@ -15,7 +15,8 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import UnsupportedFeatureError
-from ..ir import ColumnTransformer, Imputer, LinearModel, OneHotEncoder, Scaler, ZeroAsMissing
+from ..ir import (ColumnTransformer, Imputer, LinearModel, OneHotEncoder, Scaler, TextVectorizer,
+                  ZeroAsMissing)
 
 DTYPES = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE,
           "string": TensorProto.STRING, "int64": TensorProto.INT64, "bool": TensorProto.BOOL}
@@ -131,6 +132,13 @@ def apply_transform(g: Graph, step, table: list[Column], names: list[str]) -> tu
         return _new_table(g, x, step.n_outputs), [names[k] for k in keep]
     if isinstance(step, OneHotEncoder):
         return _one_hot(g, step, table, names)
+    if isinstance(step, TextVectorizer):
+        from ._onnx_text import text_features
+
+        if len(table) != 1 or table[0].dtype != "string":
+            raise UnsupportedFeatureError("A text vectorizer must read one string column.")
+        x = text_features(g, step, materialize(g, table, "string"))
+        return _new_table(g, x, step.n_outputs), [f"{names[0]}:{t}" for t in step.vocabulary]
     if isinstance(step, ZeroAsMissing):
         # XGBoost reads a sparse matrix's absent entries as missing: exact 0 (and -0) -> NaN.
         x = materialize(g, table, "float64")
