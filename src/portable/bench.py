@@ -90,6 +90,7 @@ def _source_call(obj, m: ir.Model):
 
 
 def _runners(m, obj, routes, tmp: Path, X, *, peers: bool, engines) -> list[Runner]:
+    from .peers import other_peers, raw_ort, walk
     from .runtimes import RUNTIMES
     from .verify import _export
 
@@ -100,7 +101,7 @@ def _runners(m, obj, routes, tmp: Path, X, *, peers: bool, engines) -> list[Runn
         import joblib
         joblib.dump(native, path)
         method = name.rsplit(".", 1)[1]
-        imports = sorted({type(e).__module__ for e in _walk(native)})
+        imports = sorted({type(e).__module__ for e in walk(native)})
         cold = {"kind": "joblib", "path": str(path), "method": method, "imports": imports,
                 "text": bool(m.transforms) and isinstance(m.transforms[0], ir.TextVectorizer)}
         out.append(Runner(name, "source", call=call, cold=cold))
@@ -129,113 +130,15 @@ def _runners(m, obj, routes, tmp: Path, X, *, peers: bool, engines) -> list[Runn
                           cold={"kind": "portable", "path": str(art.path),
                                 "runtime": r["runtime"]}))
         if r["format"] == "onnx" and peers:
-            raw = _raw_ort(art.file("model.onnx"), session)
+            raw = raw_ort(art.file("model.onnx"), session)
             if raw is not None:
                 name = ("onnx (InferenceSession.run, no portable wrapper)" if kind == "portable"
                         else f"{r['id']} (InferenceSession.run)")
                 out.append(Runner(name, "peer", call=raw[0], prepare=raw[1],
                                   cold={"kind": "ort", "path": str(art.file("model.onnx"))}))
     if peers:
-        out.extend(_other_peers(obj, m, tmp))
+        out.extend(other_peers(obj, m, tmp))
     return out
-
-
-def _walk(obj):
-    """The object and the estimators of its pipeline (their modules are imported before
-    the cold-start clock starts, as ``import portable`` is for portable's runtimes)."""
-    yield obj
-    for _, step in getattr(obj, "steps", []) or []:
-        yield from _walk(step)
-
-
-def _raw_ort(path, session):
-    """A bare onnxruntime session (1 thread) on the graph, and how to feed it."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    io = getattr(session, "io", None)
-    if not io or len(io.get("inputs", [])) != 1 or io["inputs"][0]["dtype"] == "string":
-        return None
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3  # upstream graphs carry unused initializers; not our news
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    inp = io["inputs"][0]
-    out_name = io["outputs"]["prediction"]
-    dt = {"float32": np.float32, "float64": np.float64, "int64": np.int64}[inp["dtype"]]
-    name = inp["name"]
-    return ((lambda feed: sess.run([out_name], feed)[0]),
-            (lambda A: {name: np.ascontiguousarray(A, dtype=dt)}))
-
-
-def _other_peers(obj, m, tmp: Path) -> list[Runner]:
-    """m2cgen / tl2cgen, only where installed (portable never installs them)."""
-    from importlib.util import find_spec
-
-    out = []
-    for pkg, name in (("m2cgen", "m2cgen-Python"), ("tl2cgen", "tl2cgen")):
-        if find_spec(pkg) is None:
-            out.append(Runner(name, "peer", status="skipped",
-                              reason=f"{pkg} is not installed (optional peer; portable "
-                                     f"does not depend on it)"))
-            continue
-        try:
-            out.append(_m2cgen(obj) if pkg == "m2cgen" else _tl2cgen(obj, tmp))
-        except Exception as e:  # a peer that cannot handle the model is reported, not fatal
-            out.append(Runner(name, "peer", status="error",
-                              reason=f"{type(e).__name__}: {e}"[:300]))
-    return out
-
-
-def _m2cgen(obj) -> Runner:
-    import threading
-
-    import m2cgen
-
-    # m2cgen recurses once per tree level and nests expressions as deep: as its README
-    # advises, raise the recursion limit, on a thread with a stack big enough for it.
-    box: dict = {}
-
-    def build():
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 200_000))
-        try:
-            ns: dict = {}
-            exec(compile(m2cgen.export_to_python(obj), "<m2cgen>", "exec"), ns)  # noqa: S102
-            box["score"] = ns["score"]
-        except BaseException as e:  # reported as the peer's error
-            box["error"] = e
-        finally:
-            sys.setrecursionlimit(limit)
-
-    old = threading.stack_size(512 * 2**20)
-    try:
-        t = threading.Thread(target=build)
-        t.start()
-        t.join()
-    finally:
-        threading.stack_size(old)
-    if "error" in box:
-        raise box["error"]
-    score = box["score"]
-    return Runner("m2cgen-Python", "peer",
-                  call=lambda rows: [score(r) for r in rows], prepare=lambda A: A.tolist())
-
-
-def _tl2cgen(obj, tmp: Path) -> Runner:
-    import tl2cgen
-    import treelite
-
-    if type(obj).__module__.startswith("xgboost"):
-        booster = obj.get_booster() if hasattr(obj, "get_booster") else obj
-        tm = treelite.frontend.from_xgboost(booster)
-    else:
-        tm = treelite.sklearn.import_model(obj)
-    lib = tmp / "tl2cgen.so"
-    tl2cgen.export_lib(tm, toolchain="gcc", libpath=str(lib), params={})
-    pred = tl2cgen.Predictor(str(lib), nthread=1)
-    return Runner("tl2cgen", "peer", call=lambda A: pred.predict(tl2cgen.DMatrix(A)))
 
 
 # ----------------------------------------------------------------------------- timing
@@ -374,96 +277,9 @@ def _as2d(y) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- cold start
-_CHILD = r"""
-import json, os, resource, sys, time, tracemalloc
-t_start = time.perf_counter()
-spec = json.loads(sys.argv[1])
-import numpy as np
-X = np.load(spec["rows"], allow_pickle=True)[:spec["n"]]  # written by the parent
-if spec.get("text"):
-    X = [str(v) for v in X[:, 0]]
-def status_mb(key):
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-def reset_peak():
-    # ru_maxrss survives fork+exec (it holds the parent's size): use VmHWM, reset here.
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-def children_peak_mb():
-    pids, todo = set(), [os.getpid()]
-    while todo:
-        p = todo.pop()
-        try:
-            for t in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{t}/children") as fh:
-                    kids = [int(k) for k in fh.read().split()]
-                todo += [k for k in kids if k not in pids]
-                pids.update(kids)
-        except OSError:
-            pass
-    total = 0.0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        total += int(line.split()[1]) / 1024
-        except OSError:
-            pass
-    return total
-kind = spec["kind"]
-if kind == "portable":
-    import portable
-    from portable.runtimes import RUNTIMES
-    RUNTIMES.get(spec["runtime"])
-elif kind == "joblib":
-    import importlib, joblib
-    for mod in spec.get("imports", []):
-        importlib.import_module(mod)
-elif kind == "ort":
-    import onnxruntime as ort
-t_imported = time.perf_counter()
-reset_peak()
-rss0 = status_mb("VmRSS")
-tracemalloc.start()
-t0 = time.perf_counter()
-if kind == "portable":
-    s = portable.load(spec["path"], runtime=spec["runtime"])
-    call = s.predict
-elif kind == "joblib":
-    obj = joblib.load(spec["path"])
-    if spec["method"] == "inplace_predict":
-        b = obj.get_booster() if hasattr(obj, "get_booster") else obj
-        call = lambda A: b.inplace_predict(A.astype(np.float32))
-    else:
-        call = getattr(obj, spec["method"])
-else:
-    o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1
-    o.log_severity_level = 3
-    sess = ort.InferenceSession(spec["path"], o, providers=["CPUExecutionProvider"])
-    name, dt = sess.get_inputs()[0].name, sess.get_inputs()[0].type
-    call = lambda A: sess.run(None, {name: A.astype(np.float64 if "double" in dt else np.float32)})
-t1 = time.perf_counter()
-call(X[:1])
-t2 = time.perf_counter()
-_, peak = tracemalloc.get_traced_memory()
-tracemalloc.stop()  # it slows pure-Python code by orders of magnitude: off for the batch
-call(X)
-t3 = time.perf_counter()
-print(json.dumps({"import_s": t_imported - t_start, "load_s": t1 - t0, "first_predict_s": t2 - t1,
-                  "batch_rows": len(X), "batch_s": t3 - t2, "rss_before_mb": rss0,
-                  "rss_peak_mb": status_mb("VmHWM"), "tracemalloc_peak_mb": peak / 2**20,
-                  "children_peak_rss_mb": children_peak_mb()}))
-"""
+# Run with ``python -c`` (the file is read, not imported, so that the package is not
+# loaded before the clock starts).
+_CHILD = (Path(__file__).parent / "_coldstart_child.py").read_text()
 
 
 def _cold(runner: Runner, rows_path: str, n_rows: int, repeats: int, timeout: float) -> dict:
