@@ -15,7 +15,11 @@ code 2 with the message, never a traceback.
     ├── UnknownNameError         a registry lookup (format, runtime, ...) found nothing
     ├── ConversionError          a converter could not emit the model
     ├── RuntimeUnavailableError  an optional engine or toolchain is not installed
+    │   └── RuntimeFailedError   an engine process crashed or hung, and again once restarted
     └── ArtifactError            an artifact folder is missing, incomplete or tampered with
+        └── UnsafeArchiveError   an archive holds a member that must not be unpacked
+
+Warnings: :class:`RuntimeRestartWarning` (an engine process was restarted after a fault).
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ __all__ = [
     "ModelLoadError",
     "NotFittedError",
     "PortableError",
+    "RuntimeFailedError",
+    "RuntimeRestartWarning",
     "RuntimeUnavailableError",
+    "UnsafeArchiveError",
     "UnknownNameError",
     "UnsupportedFeatureError",
     "UnsupportedModelError",
@@ -82,3 +89,17 @@ class RuntimeUnavailableError(PortableError):
 
 class ArtifactError(PortableError):
     """An artifact folder is missing, incomplete or inconsistent."""
+
+
+class RuntimeFailedError(RuntimeUnavailableError):
+    """An engine process (java, node) crashed or stopped answering, and did so again after
+    one restart. The message names the engine and both faults."""
+
+
+class UnsafeArchiveError(ArtifactError):
+    """An archive member is unsafe to unpack (``..``, an absolute path, a link, a device,
+    a name escaping the destination, or sizes beyond the limit); nothing was written."""
+
+
+class RuntimeRestartWarning(RuntimeWarning):
+    """An engine process crashed or hung and was restarted; the request was retried."""

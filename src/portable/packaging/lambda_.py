@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import PackagingError
 from .gates import verify_gate
-from .tarball import checksums
+from .tarball import checksums, extract_zip
 
 ZIP = "lambda.zip"
 HANDLER = "lambda_function.lambda_handler"
@@ -120,8 +120,7 @@ def build_lambda(model, *, force: bool, verify_options=None) -> tuple[dict, dict
     X = golden_rows(m)
     files, samples = {ZIP: archive}, []
     with tempfile.TemporaryDirectory(prefix="portable-lambda-") as tmp:
-        with zipfile.ZipFile(io.BytesIO(archive)) as z:
-            z.extractall(tmp)
+        extract_zip(archive, tmp)  # the checked unpacker, like every archive portable opens
         with loaded_handler(tmp) as fn:
             for ext, ctype in (("csv", codecs.CSV), ("json", codecs.JSON)):
                 body = request_body(X, ctype).decode()

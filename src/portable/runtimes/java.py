@@ -4,6 +4,8 @@ The sources are compiled once per distinct content (SHA-256 over the sources and
 version) into ``$PORTABLE_CACHE_DIR/java/<hash>/classes``; a session then starts
 ``java portable_model.Server`` and feeds it batches over pipes (protocol in
 ``_subprocess.py``). ``close()`` kills the JVM, as do a finalizer and an ``atexit`` hook.
+A JVM that crashes or stays silent longer than the timeout (``JavaRuntime(timeout=...)``,
+else ``$PORTABLE_RUNTIME_TIMEOUT``, else 120 s) is killed and restarted once per request.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import ArtifactError, RuntimeUnavailableError
-from ._subprocess import PipeSession, read_native
+from ._subprocess import PipeSession, read_native, resolve_timeout
 from .c import cached_build
 
 
@@ -30,8 +32,10 @@ class JavaRuntime:
     name = "jvm"
     formats = ("java",)
 
-    def __init__(self, *, timeout: float = 120.0):
-        self.timeout = timeout
+    def __init__(self, *, timeout: float | None = None):
+        # Seconds the process may stay silent before it counts as hung (then it is killed,
+        # restarted once and the request retried); None: $PORTABLE_RUNTIME_TIMEOUT or 120.
+        self.timeout = None if timeout is None else resolve_timeout(timeout)
 
     @classmethod
     def available(cls) -> str | None:

@@ -2,7 +2,9 @@
 
 A session starts ``node server.js`` in the artifact folder (an ES module package) and feeds
 it batches over pipes (protocol in ``_subprocess.py``). ``close()`` kills the process, as
-do a finalizer and an ``atexit`` hook.
+do a finalizer and an ``atexit`` hook. A process that crashes or stays silent longer than the
+timeout (``NodeRuntime(timeout=...)``, else ``$PORTABLE_RUNTIME_TIMEOUT``, else 120 s) is
+killed and restarted once per request.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import shutil
 import subprocess
 
 from ..errors import RuntimeUnavailableError
-from ._subprocess import PipeSession, read_native
+from ._subprocess import PipeSession, read_native, resolve_timeout
 
 MIN_NODE = 14  # ES modules in .js files ("type": "module")
 
@@ -29,8 +31,10 @@ class NodeRuntime:
     name = "node"
     formats = ("javascript",)
 
-    def __init__(self, *, timeout: float = 120.0):
-        self.timeout = timeout
+    def __init__(self, *, timeout: float | None = None):
+        # Seconds the process may stay silent before it counts as hung (then it is killed,
+        # restarted once and the request retried); None: $PORTABLE_RUNTIME_TIMEOUT or 120.
+        self.timeout = None if timeout is None else resolve_timeout(timeout)
 
     @classmethod
     def available(cls) -> str | None:
