@@ -116,3 +116,32 @@ class Server:
 
     def call(self, method, path, body=b"", headers=None):
         return request(self.port, method, path, body, headers)
+
+
+def worker_pids(server) -> set:
+    """Pids of the uvicorn worker processes of a ``--workers N>1`` server (multiprocessing
+    spawns them; the resource tracker it also starts is not a worker)."""
+    import psutil
+
+    out = set()
+    for p in psutil.Process(server.proc.pid).children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(p.cmdline()):
+                out.add(p.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def tree_rss(server) -> int:
+    """Resident set size in bytes of the server process and all its descendants."""
+    import psutil
+
+    root = psutil.Process(server.proc.pid)
+    total = 0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total

@@ -31,6 +31,8 @@ INLINE_BYTES = 64 * 1024
 SOURCE_ENV = "PORTABLE_SERVE_SOURCE"  # set by portable.serving.server for its workers
 FLAVOR_ENV = "PORTABLE_SERVE_FLAVOR"
 WORKERS_ENV = "PORTABLE_SERVE_WORKERS"
+LOG_LEVEL_ENV = "PORTABLE_SERVE_LOG_LEVEL"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class InvocationsApp:
@@ -134,6 +136,9 @@ def create_app() -> InvocationsApp:
     ``PORTABLE_SERVE_SOURCE`` (a folder prepared by the parent process)."""
     from .handlers import open_model_dir
 
+    # A spawned worker starts with bare logging: configure it as the parent did, or the
+    # "loaded" line and the details behind an internal error's reference would be lost.
+    logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(), format=LOG_FORMAT)
     handler = open_model_dir(os.environ[SOURCE_ENV], os.environ.get(FLAVOR_ENV) or None)
     log.info("worker %d loaded %s (%s)", os.getpid(), os.environ[SOURCE_ENV], handler.flavor)
     return InvocationsApp(handler, workers=int(os.environ.get(WORKERS_ENV, "1")))

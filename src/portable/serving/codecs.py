@@ -30,8 +30,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from codecs import lookup as _lookup_codec
 
 CSV = "text/csv"
+_NAN = float("nan")
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
 NPY = "application/x-npy"
@@ -42,6 +44,11 @@ ALIASES = {"application/x-jsonlines": JSONLINES, "application/jsonl": JSONLINES,
 # InvokeEndpoint's body limit, which both AWS containers also enforce (6 MiB).
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _MISSING = ("", "nan", "na", "null", "none")
+# Python text codecs that are not character sets: punycode decodes in quadratic time
+# (two minutes of CPU for 1 MiB), idna and undefined fail with a bare UnicodeError, the
+# escape codecs interpret backslashes. A charset naming one is an unknown charset (415).
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape",
+                           "raw-unicode-escape"})
 
 
 class CodecError(Exception):
@@ -123,7 +130,7 @@ def negotiate(accept: str | None, default: str, offered=RESPONSE_TYPES) -> str:
             for o in offered:
                 if o.startswith(mime[:-1]):
                     return o
-    raise CodecError(406, f"Cannot answer with {accept!r}; this endpoint returns "
+    raise CodecError(406, f"Cannot answer with {accept[:100]!r}; this endpoint returns "
                           f"{', '.join(offered)}.")
 
 
@@ -139,7 +146,7 @@ def decode(body, content_type: str | None, schema: Schema, *, accepted=REQUEST_T
         raise CodecError(415, f"The request has no Content-Type; send one of "
                               f"{', '.join(accepted)}.")
     if mime not in accepted:
-        raise CodecError(415, f"Content-Type {mime!r} is not supported; send one of "
+        raise CodecError(415, f"Content-Type {mime[:100]!r} is not supported; send one of "
                               f"{', '.join(accepted)}.")
     if not body:
         raise CodecError(400, "The request body is empty; send at least one row.")
@@ -162,11 +169,18 @@ def _text(body, charset: str | None) -> str:
         return body
     enc = (charset or "utf-8").lower()
     try:
+        name = _lookup_codec(enc).name
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        name = None
+    try:
+        if name is None or name in _NOT_CHARSETS:
+            raise LookupError(enc)
         text = bytes(body).decode(enc)
-    except LookupError:
-        raise CodecError(415, f"Unknown charset {charset!r}; send UTF-8.") from None
-    except UnicodeDecodeError as e:
-        raise CodecError(400, f"The body is not valid {enc} text (byte {e.start}).") from None
+    except LookupError:  # also codecs that are not text encodings (hex, base64, rot13)
+        raise CodecError(415, f"Unknown charset {charset[:40]!r}; send UTF-8.") from None
+    except UnicodeError as e:  # UnicodeDecodeError, or the bare UnicodeError of some codecs
+        at = f" (byte {e.start})" if isinstance(e, UnicodeDecodeError) else ""
+        raise CodecError(400, f"The body is not valid {enc} text{at}.") from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -177,7 +191,11 @@ def _cell(value, j: int, schema: Schema, kind: str, row: int):
     if value is None:
         return float("nan")
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise CodecError(400, f"{json.dumps(value)[:40]} is not a number.", kind=kind,
+        # Not json.dumps(value) for a list or object: it may be huge, or nested too
+        # deeply to serialise again.
+        what = ("an array" if isinstance(value, list) else "an object"
+                if isinstance(value, dict) else json.dumps(value))
+        raise CodecError(400, f"{what} is not a number.", kind=kind,
                          row=row, column=j + 1, name=schema.feature_names[j])
     if isinstance(value, str):
         v = value.strip()
@@ -188,7 +206,10 @@ def _cell(value, j: int, schema: Schema, kind: str, row: int):
         except ValueError:
             raise CodecError(400, f"{v[:40]!r} is not a number.", kind=kind, row=row,
                              column=j + 1, name=schema.feature_names[j]) from None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float64: infinite, as the same digits in CSV
+        return float("inf") if value > 0 else float("-inf")
 
 
 def _decode_csv(text: str, schema: Schema) -> list:
@@ -214,8 +235,8 @@ def _decode_csv(text: str, schema: Schema) -> list:
             raise CodecError(400, f"{len(rec)} columns; the model expects {n} "
                                   f"(no label column, no index).", kind="CSV", row=start)
         if numeric_only:
-            try:  # fast path: every cell a plain number
-                out.append([float(c) for c in rec])
+            try:  # fast path: every cell a plain number or empty (missing)
+                out.append([float(c) if c else _NAN for c in rec])
                 continue
             except ValueError:
                 pass
@@ -228,7 +249,7 @@ def _row(obj, schema: Schema, kind: str, row: int) -> list:
     if isinstance(obj, dict):
         unknown = [k for k in obj if k not in schema.feature_names]
         if unknown:
-            raise CodecError(400, f"unknown feature {unknown[0]!r}; the model reads "
+            raise CodecError(400, f"unknown feature {unknown[0][:40]!r}; the model reads "
                                   f"{', '.join(schema.feature_names[:10])}"
                                   f"{', ...' if n > 10 else ''}.", kind=kind, row=row)
         missing = [k for k in schema.feature_names if k not in obj]
@@ -249,6 +270,8 @@ def _decode_json(text: str, schema: Schema) -> list:
         doc = json.loads(text)
     except ValueError as e:
         raise CodecError(400, f"The body is not valid JSON: {e}.") from None
+    except RecursionError:
+        raise CodecError(400, "The JSON body is nested too deeply.") from None
     if isinstance(doc, dict):
         if "instances" not in doc:
             raise CodecError(400, 'A JSON object body needs an "instances" list of rows.')
@@ -270,6 +293,8 @@ def _decode_jsonlines(text: str, schema: Schema) -> list:
             obj = json.loads(line)
         except ValueError as e:
             raise CodecError(400, f"not valid JSON ({e}).", kind="JSON Lines", row=i + 1) from None
+        except RecursionError:
+            raise CodecError(400, "nested too deeply.", kind="JSON Lines", row=i + 1) from None
         out.append(_row(obj, schema, "JSON Lines", i + 1))
     return out
 
@@ -284,6 +309,8 @@ def _decode_npy(body: bytes, schema: Schema):
                               f"({e}).") from None
     except Exception as e:  # a truncated or foreign file: numpy raises assorted types
         raise CodecError(400, f"The body is not a .npy array ({type(e).__name__}).") from None
+    if not isinstance(arr, np.ndarray):  # np.load also opens .npz (zip) archives
+        raise CodecError(400, "The body is a .npz archive; send one .npy array.")
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2 or arr.shape[0] == 0:

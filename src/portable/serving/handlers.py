@@ -180,7 +180,9 @@ class XGBoostBuiltinHandler(Handler):
     """A built-in-algorithm XGBoost package, answered as AWS's XGBoost container does.
 
     Differences, on purpose: a row with the wrong number of columns is a 400 naming it
-    (the container scores short rows silently), and libsvm/recordio bodies are a 415.
+    (the container scores short rows silently), libsvm/recordio bodies are a 415, and an
+    infinite value (or one beyond float32, which XGBoost reads as infinite) is a 400 naming
+    it, where XGBoost raises an error.
     """
 
     flavor = "xgboost-builtin"
@@ -203,7 +205,15 @@ class XGBoostBuiltinHandler(Handler):
         import numpy as np
         import xgboost as xgb
 
-        dm = xgb.DMatrix(np.asarray(X, dtype=np.float64), missing=np.nan)
+        X = np.asarray(X, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            inf = np.isinf(X.astype(np.float32))
+        if inf.any():  # XGBoost refuses the whole matrix ("Input data contains `inf`")
+            i, j = (int(k) for k in np.argwhere(inf)[0])
+            raise CodecError(400, f"data row {i + 1}, column {j + 1}: {X[i, j]!r} is infinite "
+                                  f"as a float32, which XGBoost does not accept (send an empty "
+                                  f"cell for a missing value).")
+        dm = xgb.DMatrix(X, missing=np.nan)
         return self.booster.predict(dm, validate_features=False)
 
     def handle(self, body, content_type, accept):

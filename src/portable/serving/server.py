@@ -8,8 +8,11 @@ Settings follow SageMaker's container environment, each overridable by an argume
 
 The parent process resolves and extracts the package once (:func:`.sources.prepare`) and
 binds the socket; uvicorn then starts the workers, each of which loads the model before
-it accepts a request. SIGTERM stops accepting, finishes requests in flight and exits, which
-is what SageMaker expects in the 30 s before its SIGKILL.
+it accepts a request. With more than one worker, uvicorn's supervisor (>= 0.30) checks them
+every half second and replaces one that dies, even by SIGKILL; the others keep answering
+meanwhile (``tests/test_server_load.py`` kills one under load). SIGTERM stops accepting,
+finishes requests in flight and exits, which is what SageMaker expects in the 30 s before
+its SIGKILL.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def serve(source, *, host: str = "127.0.0.1", port: int | None = None,
         import uvicorn
     except ImportError:
         raise RuntimeUnavailableError(INSTALL) from None
-    from .app import FLAVOR_ENV, SOURCE_ENV, WORKERS_ENV
+    from .app import FLAVOR_ENV, LOG_FORMAT, LOG_LEVEL_ENV, SOURCE_ENV, WORKERS_ENV
     from .handlers import open_model_dir
     from .sources import prepare
 
@@ -76,8 +79,8 @@ def serve(source, *, host: str = "127.0.0.1", port: int | None = None,
     os.environ[SOURCE_ENV] = str(src.model_dir)
     os.environ[FLAVOR_ENV] = src.flavor
     os.environ[WORKERS_ENV] = str(workers)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
-                                                        "%(message)s")
+    os.environ[LOG_LEVEL_ENV] = log_level
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
     if workers > 1 and src.flavor == "native":
         # Compile a C library once here (into the shared cache), not once per worker.
         close = getattr(getattr(src.open(), "session", None), "close", None)
