@@ -13,7 +13,8 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
 REQUIRED_MODULES = ("xgboost", "sklearn", "pandas", "onnxruntime", "skl2onnx", "onnxmltools",
-                    "jpmml_evaluator", "titus", "pypmml", "optuna", "skops", "hypothesis")
+                    "jpmml_evaluator", "sklearn2pmml", "titus", "pypmml", "optuna", "skops",
+                    "hypothesis")
 REQUIRED_TOOLS = ("java", "javac", "gcc", "node", "make")
 
 

@@ -63,6 +63,9 @@ def convert(model, *, format: str, **options):
     if format == "onnx" and options.get("engine") not in (None, "portable"):
         from .converters.upstream import upstream_bundle
         return upstream_bundle(model, **options)  # skl2onnx / onnxmltools, on the object
+    if format == "pmml" and options.get("engine") not in (None, "portable"):
+        from .converters._pmml_upstream import pmml_upstream_bundle
+        return pmml_upstream_bundle(model, **options)  # sklearn2pmml (Java), on the object
     try:
         ir_model = import_model(model)
     except UnsupportedModelError:

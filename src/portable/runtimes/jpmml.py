@@ -27,12 +27,15 @@ import threading
 
 import numpy as np
 
-from ..errors import ArtifactError, InputError, RuntimeUnavailableError
+from ..errors import ArtifactError, InputError, RuntimeUnavailableError, UnsupportedFeatureError
 from ..ir.evaluate import OUTPUTS, prepare_input
 
 FILE = "model.pmml"
 INSTALL = ('The "jpmml" runtime needs jpmml_evaluator and Java: pip install "portable[pmml]" '
            'and put a Java 11+ runtime on PATH (e.g. apt-get install openjdk-17-jre-headless).')
+
+# Options of the JVM (see backend()): the locale that text lowercasing assumes.
+JAVA_OPTIONS = ("-Duser.language=en", "-Duser.country=US")
 
 _LOCK = threading.Lock()
 _JVM: dict = {}  # "gateway", "backend", "proc": the process's one JVM
@@ -59,7 +62,10 @@ def backend():
             from py4j.java_gateway import JavaGateway
 
             classpath = os.pathsep.join(jpmml_evaluator._classpath([]))
-            gateway = JavaGateway.launch_gateway(classpath=classpath, die_on_exit=True)
+            # A fixed locale: PMML's lowercase is Java's String.toLowerCase(), which follows
+            # the default locale (a Turkish one lowercases "I" to dotless "ı").
+            gateway = JavaGateway.launch_gateway(classpath=classpath, die_on_exit=True,
+                                                 javaopts=list(JAVA_OPTIONS))
             _JVM.update(gateway=gateway, proc=gateway.java_process,
                         backend=Py4JBackend(gateway))
             atexit.register(shutdown)
@@ -154,13 +160,17 @@ class JpmmlSession:
                     "JPMML's check of the document's ModelVerification rows (the reference "
                     f"evaluator's outputs) failed: {e}") from None
         fields = self._ev.getOutputFields()
+        targets = self._ev.getTargetFields()
+        if not fields:  # sklearn2pmml's regressors have no Output: the target is the value
+            fields = targets
         # The document's Output: prediction columns (signature order), margins, label.
         names = [f.getName() for f in fields]
         n = len(signature.output_names)
         rest = [f for f in fields[n:]]
         self._columns = {"prediction": names[:n],
                          "margin": [f.getName() for f in rest if f.getOpType() == "continuous"]}
-        self._labels = [f.getName() for f in rest if f.getOpType() == "categorical"]
+        self._labels = [f.getName() for f in rest if f.getOpType() == "categorical"] or [
+            f.getName() for f in targets if f.getOpType() == "categorical"]  # sklearn2pmml
         self._dtype = np.float32 if fields[0].getDataType() == "float" else np.float64
 
     def predict(self, X, output: str = "prediction") -> np.ndarray:
@@ -172,6 +182,10 @@ class JpmmlSession:
         if output not in OUTPUTS:
             raise InputError(f"Unknown output {output!r}; choose one of {', '.join(OUTPUTS)}.")
         cols = self._columns[output]
+        if not cols:
+            raise UnsupportedFeatureError(
+                f"This PMML document has no {output!r} output (an upstream engine wrote it); "
+                f"re-export with engine 'portable' to get margins.")
         res = self._evaluate(X)
         if res is None:
             return np.empty((0, len(cols)), dtype=self._dtype)
