@@ -296,3 +296,17 @@ def test_engine_portable_still_uses_our_own_pmml_converter(tmp_path):
     assert art.manifest["parity"]["checked"]
     assert b"SkLearn2PMML" not in (art.path / "model.pmml").read_bytes()
     assert portable.load(art.path).predict(XB[:5, :4], output="margin").shape == (5, 1)
+
+
+def test_verify_runs_sklearn2pmml_as_an_upstream_route(models):
+    est, _ = models["xgb"]
+    v = portable.verify(est, formats=["pmml"], engines=["sklearn2pmml"], n_rows=200,
+                        n_nan=100, n_probe=300, seed=0)
+    ours, theirs = v["routes"]["pmml/jpmml"], v["routes"]["pmml[sklearn2pmml]/jpmml"]
+    assert ours["status"] == theirs["status"] == "passed", (ours, theirs)
+    for kind, stages in theirs["results"]["vs_source"].items():
+        assert "margin" not in stages  # sklearn2pmml's documents have no margin output
+        assert stages["label"]["label_flips"] == 0, kind
+        assert stages["prediction"]["max_abs"] <= 2.0 ** -22, kind
+    with pytest.raises(portable.errors.UnknownNameError, match="sklearn2pmml"):
+        portable.verify(est, formats=["pmml"], engines=["jpmml-sklearn"], n_rows=10)

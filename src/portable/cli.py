@@ -112,8 +112,9 @@ def formats(as_json):
               help="Artifact folder to write (replaced atomically).")
 @click.option("--engine", default=None,
               help="Conversion engine: portable (default, from the IR) or an upstream one "
-                   "(skl2onnx, onnxmltools for ONNX); estimators without a portable frontend "
-                   "use an upstream engine automatically.")
+                   "(skl2onnx, onnxmltools for ONNX; sklearn2pmml for PMML, an AGPL extra "
+                   "that needs Java); ONNX exports of estimators without a portable "
+                   "frontend use an upstream engine automatically.")
 @click.option("--sample", default=None, type=click.Path(dir_okay=False),
               help="CSV of example input rows (with a header): upstream engines infer input "
                    "types from it and check the graph on it.")

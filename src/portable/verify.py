@@ -110,11 +110,16 @@ def _align(src: np.ndarray | None, ref: np.ndarray):
 
 
 # ----------------------------------------------------------------------------- routes
+# Upstream engines (they convert the trained object): engine -> (format, runtime).
+UPSTREAM = {"skl2onnx": ("onnx", "onnxruntime"), "onnxmltools": ("onnx", "onnxruntime"),
+            "sklearn2pmml": ("pmml", "jpmml")}
+
+
 def plan_routes(m: ir.Model, *, formats=None, runtimes=None, engines=None, obj=None) -> list[dict]:
     """Routes to run: every (format, runtime) pair asked for, each with its status so far.
 
     ``runtimes`` adds runtimes to their formats' defaults (a list of names, or a dict
-    format -> name or list of names); ``engines`` adds upstream ONNX engines.
+    format -> name or list of names); ``engines`` adds upstream engines (``UPSTREAM``).
     """
     from .converters import CONVERTERS
     from .runtimes import RUNTIMES
@@ -149,8 +154,13 @@ def plan_routes(m: ir.Model, *, formats=None, runtimes=None, engines=None, obj=N
                 r.update(status="skipped", reason=f"{fmt} cannot express {', '.join(missing)}")
             routes.append(r)
     for engine in engines or ():
-        r = {"format": "onnx", "engine": engine, "id": f"onnx[{engine}]/onnxruntime",
-             "runtime": "onnxruntime", "status": "pending"}
+        if engine not in UPSTREAM:
+            from .errors import UnknownNameError
+            raise UnknownNameError(f"Unknown upstream engine {engine!r}; known: "
+                                   f"{', '.join(sorted(UPSTREAM))}.")
+        fmt, runtime = UPSTREAM[engine]
+        r = {"format": fmt, "engine": engine, "id": f"{fmt}[{engine}]/{runtime}",
+             "runtime": runtime, "status": "pending"}
         if obj is None or isinstance(obj, ir.Model):
             r.update(status="skipped", reason=f"{engine} converts the trained object; "
                                               f"none was given (an IR model or XGBoost file)")
@@ -180,11 +190,10 @@ def _export(route, m, obj, tmp: Path, cache: dict):
             out = tmp / f"{route['format']}-{route['engine']}"
             if route["engine"] == "portable":
                 convert(m, format=route["format"]).save(out, check=False)
-            else:
-                from .converters.upstream import upstream_bundle
+            else:  # an upstream engine converts the trained object
                 from .probes import sample_rows
-                upstream_bundle(obj, engine=route["engine"],
-                                sample=sample_rows(m, 64, seed=0)).save(out, check=False)
+                convert(obj, format=route["format"], engine=route["engine"],
+                        sample=sample_rows(m, 64, seed=0)).save(out, check=False)
             cache[key] = read_artifact(out)
         return cache[key]
 

@@ -87,7 +87,8 @@ def _emit(result) -> None:
 @click.option("--runtimes", default=None,
               help="Comma-separated runtimes to run besides each format's default.")
 @click.option("--engines", default=None,
-              help="Upstream ONNX engines to verify as extra routes (skl2onnx, onnxmltools).")
+              help="Upstream engines to verify as extra routes (skl2onnx, onnxmltools, "
+                   "sklearn2pmml).")
 @click.option("--data", default=None, type=click.Path(dir_okay=False),
               help="CSV of held-out rows (default: rows sampled from the model's thresholds).")
 @click.option("--rows", "n_rows", default=1000, show_default=True,
