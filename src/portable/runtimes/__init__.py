@@ -5,7 +5,8 @@ Each runtime is a class with:
 * ``name`` (the ``--runtime`` value), ``formats``: tuple of converter names it runs,
 * ``available() -> str | None`` (classmethod): None when usable, else why not (missing
   package or toolchain, with the install command),
-* ``load(self, artifact: portable.artifact.Artifact) -> Session`` where ``Session`` has
+* ``load(artifact) -> Session`` (from ``_base.Runtime``: reads the folder, checks
+  ``available()``, then calls the runtime's ``open(artifact)``), where ``Session`` has
   ``predict(X, output="prediction") -> 2-D numpy array`` with the same contract as
   ``portable.evaluate`` and ``close()``.
 """

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError, RuntimeUnavailableError
+from ._base import Runtime
 from ._subprocess import MARGIN, out_kind, read_native, rows, unknown_category
 
 OPT_FLAGS = ("-O2",)
@@ -70,7 +71,7 @@ def _compiler() -> str | None:
         os.environ["CC"]) else shutil.which("gcc")
 
 
-class CRuntime:
+class CRuntime(Runtime):
     """Runtime "gcc" for the "c" format.
 
     Examples
@@ -89,10 +90,7 @@ class CRuntime:
                     "gcc) or set CC to one.")
         return None
 
-    def load(self, artifact) -> "CSession":
-        if isinstance(artifact, (str, os.PathLike)):
-            from ..artifact import read_artifact
-            artifact = read_artifact(artifact)
+    def open(self, artifact) -> "CSession":
         meta = read_native(artifact, "c")
         lib = build(Path(artifact.path), meta)
         return CSession(lib, artifact.signature, meta)

@@ -10,17 +10,17 @@ else ``$PORTABLE_RUNTIME_TIMEOUT``, else 120 s) is killed and restarted once per
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import ArtifactError, RuntimeUnavailableError
+from ..errors import ArtifactError
+from ._base import Runtime
 from ._subprocess import PipeSession, read_native, resolve_timeout
 from .c import cached_build
 
 
-class JavaRuntime:
+class JavaRuntime(Runtime):
     """Runtime "jvm" for the "java" format.
 
     Examples
@@ -45,13 +45,7 @@ class JavaRuntime:
                     f"found on PATH (e.g. apt-get install openjdk-17-jdk-headless).")
         return None
 
-    def load(self, artifact) -> PipeSession:
-        if isinstance(artifact, (str, os.PathLike)):
-            from ..artifact import read_artifact
-            artifact = read_artifact(artifact)
-        why = self.available()
-        if why:
-            raise RuntimeUnavailableError(why)
+    def open(self, artifact) -> PipeSession:
         meta = read_native(artifact, "java")
         classes = compile_classes(Path(artifact.path))
         return PipeSession(["java", "-Xss16m", "-cp", str(classes), meta["main"]],

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ArtifactError, InputError, RuntimeUnavailableError, UnsupportedFeatureError
 from ..ir.evaluate import OUTPUTS, prepare_input
+from ._base import Runtime
 
 FILE = "model.pmml"
 INSTALL = ('The "jpmml" runtime needs jpmml_evaluator and Java: pip install "portable[pmml]" '
@@ -106,7 +107,7 @@ def shutdown() -> None:
             proc.kill()
 
 
-class JpmmlRuntime:
+class JpmmlRuntime(Runtime):
     """Runtime "jpmml" for the "pmml" format.
 
     Examples
@@ -123,17 +124,11 @@ class JpmmlRuntime:
         why = _missing()
         return f"{INSTALL} Missing: {', '.join(why)}." if why else None
 
-    def load(self, artifact, *, verify: bool = True) -> "JpmmlSession":
-        """Open ``artifact`` (an ``Artifact`` or a folder path); verify its golden rows."""
-        if isinstance(artifact, (str, os.PathLike)):
-            from ..artifact import read_artifact
-            artifact = read_artifact(artifact)
+    def open(self, artifact, *, verify: bool = True) -> "JpmmlSession":
+        """Open the artifact's PMML document; ``verify``: check its golden rows."""
         path = artifact.file(FILE)
         if not path.is_file():
             raise ArtifactError(f"{str(artifact.path)!r} has no {FILE}.")
-        why = self.available()
-        if why:
-            raise RuntimeUnavailableError(why)
         data = path.read_bytes()
         from ..xmlsafe import check_xml
         check_xml(data, what=f"PMML file {str(path)!r}")  # no DTD/entities reach the JVM

@@ -9,17 +9,16 @@ killed and restarted once per request.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
-from ..errors import RuntimeUnavailableError
+from ._base import Runtime
 from ._subprocess import PipeSession, read_native, resolve_timeout
 
 MIN_NODE = 14  # ES modules in .js files ("type": "module")
 
 
-class NodeRuntime:
+class NodeRuntime(Runtime):
     """Runtime "node" for the "javascript" format.
 
     Examples
@@ -52,13 +51,7 @@ class NodeRuntime:
             return f"Node.js {out} is too old: the node runtime needs {MIN_NODE} or later."
         return None
 
-    def load(self, artifact) -> PipeSession:
-        if isinstance(artifact, (str, os.PathLike)):
-            from ..artifact import read_artifact
-            artifact = read_artifact(artifact)
-        why = self.available()
-        if why:
-            raise RuntimeUnavailableError(why)
+    def open(self, artifact) -> PipeSession:
         meta = read_native(artifact, "javascript")
         return PipeSession(["node", meta["main"]], cwd=str(artifact.path),
                            signature=artifact.signature, meta=meta, timeout=self.timeout,

@@ -24,12 +24,13 @@ import numpy as np
 from ..errors import ArtifactError, InputError, RuntimeUnavailableError, UnsupportedFeatureError
 from ..ir import Signature
 from ..ir.evaluate import OUTPUTS, prepare_input
+from ._base import Runtime
 
 INSTALL = 'The onnxruntime runtime needs onnxruntime: pip install "portable[onnx]".'
 _NP = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
 
 
-class OnnxRuntime:
+class OnnxRuntime(Runtime):
     """Runtime "onnxruntime" for the "onnx" format.
 
     Examples
@@ -52,13 +53,10 @@ class OnnxRuntime:
             return INSTALL
         return None
 
-    def load(self, artifact) -> "OnnxSession":
+    def open(self, artifact) -> "OnnxSession":
         """Open ``artifact`` (an ``Artifact`` or a folder path) and return a session."""
         from pathlib import Path
 
-        if isinstance(artifact, (str, os.PathLike)):
-            from ..artifact import read_artifact
-            artifact = read_artifact(artifact)
         path = Path(artifact.file("model.onnx"))
         if not path.is_file():
             raise ArtifactError(f"{str(artifact.path)!r} has no model.onnx.")

@@ -15,12 +15,13 @@ import sys
 import numpy as np
 
 from ..errors import ArtifactError, InputError, RuntimeUnavailableError
+from ._base import Runtime
 from ._subprocess import MARGIN, out_kind, read_native, rows, unknown_category
 
 _COUNTER = itertools.count()
 
 
-class PythonRuntime:
+class PythonRuntime(Runtime):
     """Runtime "cpython" for the "python" format.
 
     Examples
@@ -36,10 +37,7 @@ class PythonRuntime:
     def available(cls) -> str | None:
         return None  # the interpreter running portable runs the model
 
-    def load(self, artifact) -> "PythonSession":
-        if isinstance(artifact, (str, os.PathLike)):
-            from ..artifact import read_artifact
-            artifact = read_artifact(artifact)
+    def open(self, artifact) -> "PythonSession":
         meta = read_native(artifact, "python")
         return PythonSession(import_package(artifact.file(meta["package"])),
                              artifact.signature, meta)

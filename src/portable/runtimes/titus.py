@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import sys
 import warnings
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from ..errors import ArtifactError, InputError, RuntimeUnavailableError
 from ..ir.evaluate import OUTPUTS, prepare_input
+from ._base import Runtime
 
 FILES = ("model.pfa", "model.pfa.yaml")
 INSTALL = 'The "titus" runtime needs titus2 (and PyYAML): pip install "portable[pfa]".'
@@ -52,7 +52,7 @@ def apply_shims() -> list[str]:
     return added
 
 
-class TitusRuntime:
+class TitusRuntime(Runtime):
     """Runtime "titus" for the "pfa" format.
 
     Examples
@@ -71,14 +71,8 @@ class TitusRuntime:
         missing = [m for m in ("titus", "yaml") if find_spec(m) is None]
         return f"{INSTALL} Missing: {', '.join(missing)}." if missing else None
 
-    def load(self, artifact) -> "TitusSession":
+    def open(self, artifact) -> "TitusSession":
         """Open ``artifact`` (an ``Artifact`` or a folder path) and build the engine."""
-        if isinstance(artifact, (str, os.PathLike)):
-            from ..artifact import read_artifact
-            artifact = read_artifact(artifact)
-        why = self.available()
-        if why:
-            raise RuntimeUnavailableError(why)
         for name in FILES:
             path = artifact.file(name)
             if path.is_file():
