@@ -5,6 +5,7 @@ Document layout::
     Header                    portable version, source estimator, IR fingerprint
     DataDictionary            raw inputs (float / double / string) and the target
     TransformationDictionary  the pipeline's transforms as DerivedFields, in the IR's order
+                              (text: a TextIndex DefineFunction, one call per term)
     MiningModel (modelChain)
       Output                  prediction columns (the signature's output names, in order),
                               margin(k) per margin column, the predicted label
@@ -42,7 +43,7 @@ class PmmlConverter:
     route = "document"
     default_runtime = "jpmml"
     supports = frozenset({"tree_ensemble", "linear", "scaler", "imputer", "one_hot",
-                          "column_transformer"})
+                          "column_transformer", "text", "zero_as_missing"})
 
     def convert(self, model: ir.Model, *, verification: bool = True, **options) -> dict:
         """Return ``{"model.pmml": bytes}``.
@@ -113,8 +114,8 @@ def to_pmml(model: ir.Model, *, verification: bool = True) -> bytes:
 
     root = E("PMML", {"xmlns": NS, "version": "4.4"}, _header(model),
              E("DataDictionary", {"numberOfFields": len(data) + 1}, *data.values(), tfield))
-    if fields.derived:
-        root.append(E("TransformationDictionary", None, *fields.derived))
+    if fields.derived or fields.functions:
+        root.append(E("TransformationDictionary", None, *fields.functions, *fields.derived))
     root.append(top)
     # ElementTree indents and serialises recursively: frames per nesting level of a tree.
     depth = est.max_depth() if isinstance(est, ir.TreeEnsemble) else 0
