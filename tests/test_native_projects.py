@@ -98,6 +98,23 @@ def test_cli_stub_rejects_a_row_of_the_wrong_width_with_exit_status_2(projects, 
 
 
 @pytest.mark.parametrize("lang", list(BUILD))
+def test_cli_stub_skips_empty_and_blank_lines_but_reads_a_row_of_empty_cells(projects, lang):
+    out, r = projects(lang, "xgb_multi")
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = model("xgb_multi")
+    n = m.signature.n_features
+    empty = ",".join([""] * n)  # a row whose every value is missing
+    text = "\n" + "   \r\n" + empty + "\r\n\n" + empty + "\n"
+    p = subprocess.run(CLI[lang], cwd=out, input=text, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr
+    got = np.array([[float(v) for v in line.split(",")] for line in p.stdout.splitlines()])
+    ref = portable.evaluate(m, np.full((2, n), np.nan), output="prediction")
+    assert got.shape == ref.shape, p.stdout
+    assert np.allclose(got, ref, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("lang", list(BUILD))
 def test_generation_is_deterministic_and_every_source_names_its_provenance(lang):
     m = model("xgb_multi")
     a = portable.api.convert(m, format=lang).files

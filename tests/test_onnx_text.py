@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 
 CountVectorizer, TfidfVectorizer = sk_text.CountVectorizer, sk_text.TfidfVectorizer
 
-ODD_DOCS = ["Ünïcödé ÉTÉ café naïve CAFÉ", "", None, float("nan"), "ΣΑΣ σας Σίσυφος",
+ODD_DOCS = ["it\r1 was\u20282 a&[b.3 c\n4 nice\t5", "Ünïcödé ÉTÉ café naïve CAFÉ", "", None, float("nan"), "ΣΑΣ σας Σίσυφος",
             "日本語のテキスト 中文", "hello_world 42 x1 𝐀𝐁 🙂🙂 ok!!", "a b c d", "I I I I",
             "good good good good good good good good good good good good", "<br /><br />",
             "NOT bad, not BAD at all", "\t\n  spaced\u00a0out\u2003words  "]
@@ -50,6 +50,9 @@ PIPES = {
         LogisticRegression(**LR)),
     "count-binary-stopwords": lambda: make_pipeline(
         CountVectorizer(binary=True, stop_words=["the", "and", "a", "was", "not"]),
+        LogisticRegression(**LR)),
+    "count-ascii-dot-and-class": lambda: make_pipeline(
+        CountVectorizer(token_pattern=r"[a-z&[]+.[0-9]", lowercase=False),
         LogisticRegression(**LR)),
     "count-trigrams-only": lambda: make_pipeline(
         CountVectorizer(ngram_range=(2, 3), max_features=400), LogisticRegression(**LR)),
@@ -173,3 +176,10 @@ def test_untranslatable_text_is_refused_clearly(vectorizer, match, corpus, tmp_p
     with pytest.raises(UnsupportedFeatureError, match=match):
         portable.export(model, format="onnx", out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_plain_ascii_patterns_are_respelled_for_re2():
+    step = ir.TextVectorizer(vocabulary=("ab",), token_pattern=r"[a-z&[]+.[0-9]", lowercase=False)
+    docs = ["it\r1 was\u20282 a&[b.3 c\n4 nice\t5 x\x851", "[[:alpha:]]7 e&&f8", ""]
+    assert _mismatches(step, docs) == []
+    assert tokenize(step, docs[0]) == ["it\r1", "was\u20282", "a&[b.3", "nice\t5", "x\x851"]

@@ -24,6 +24,9 @@ from .ir.transforms import (ColumnTransformer, Imputer, OneHotEncoder, Scaler, T
 _F32 = np.float32
 
 
+_I64 = np.iinfo(np.int64)
+
+
 def probe_rows(model: ir.Model, *, n: int = 1000, seed: int = 0, background=None,
                nan: bool = True) -> np.ndarray:
     """Rows that sit at and one ULP around the model's split thresholds.
@@ -417,7 +420,8 @@ def _refine_flips(model: ir.Model, X: np.ndarray, meta) -> np.ndarray:
             d = decide(probe, f, t)
         if d[0] == d[1]:
             continue
-        a, b = _ordered(np.array([lo]))[0], _ordered(np.array([hi]))[0]
+        # Python ints: the distance between two far-apart orderings overflows int64.
+        a, b = int(_ordered(np.array([lo]))[0]), int(_ordered(np.array([hi]))[0])
         da = d[0]
         while b - a > 1:
             m = a + (b - a) // 2
@@ -426,7 +430,7 @@ def _refine_flips(model: ir.Model, X: np.ndarray, meta) -> np.ndarray:
                 a = m
             else:
                 b = m
-        flips = _unordered(np.array([a - 1, a, b, b + 1]))
+        flips = _unordered(np.array([max(a - 1, _I64.min), a, b, min(b + 1, _I64.max)]))
         for i, v in zip(nums, flips):
             out[i][col] = v
     return out

@@ -288,7 +288,7 @@ def _text(step: TextVectorizer, col: str, fields: Fields) -> list[str]:
     Terms that scikit-learn can never count (a term the token pattern does not split into
     ``lo..hi`` tokens joined by one space, or holding a stop word) are the constant 0.
     """
-    word_re = token_regex(step.token_pattern, target="PMML")
+    word_re = token_regex(step.token_pattern, target="PMML", dialect="java")
     lo, hi = step.ngram_range
     if hi > 1 and not word_re.startswith(WORD):
         raise UnsupportedFeatureError(

@@ -7,6 +7,31 @@ entries, so trees are spread over ``TreesNNN`` classes by an estimate of the con
 use; a static array initialiser is bytecode too, so long arrays live in ``DataNNN`` holder
 classes of 2,000 items each. Classes are ``strictfp``: IEEE float/double arithmetic on every
 JVM from 11 (17+ is strict anyway).
+
+Text steps run in ``TextVectorizer.java`` (one ``TextNNN`` holder per step) and match
+``portable.ir.evaluate`` bit for bit:
+
+* Tokens: :func:`~portable.converters._tokens.token_regex` for ``java.util.regex``.
+  ``\\p{L}`` / ``\\p{N}`` are general categories with or without ``UNICODE_CHARACTER_CLASS``
+  (measured identical over all code points) and a class matches a supplementary code point
+  whole. ``token_regex`` spells ``.`` as ``[^\\n]`` and escapes ``[`` and ``&`` inside a
+  class (a nested class, ``&&`` intersection in Java).
+* Lowercasing: ``toLowerCase(Locale.ROOT)``, except capital sigma. Java picks final sigma by
+  word boundaries, not by Unicode's rule that Python follows: measured over every code point
+  X, ``"aX\u03a3"`` lowercased differently for 28,619 X (e.g. ``"a0\u03a3"``: Python sigma,
+  Java final sigma), ``"X\u03a3"`` for 315 and ``"a\u03a3X"`` for 316. ``lower()`` applies
+  CPython's rule (cased letter before, skipping case-ignorable characters; none after) with
+  the JVM's categories and a 17-entry table of Word_Break mid-letter characters.
+* ``ln`` of a count is computed correctly rounded (as CPython's and numpy's are for counts
+  below 9,170 and 19,143): HotSpot's x86 ``Math.log`` is, ``StrictMath.log`` (fdlibm, the
+  fallback on other JVMs) is 1 ulp off already at 3.
+
+What remains is the JVM's Unicode version. Java 17 (Unicode 13) against CPython 3.11
+(Unicode 14), every code point, as ``tests/test_native_text.py`` measures: 642 differ, all
+characters the two classify differently: 525 Unicode 14 letters and digits are not word
+characters (e.g. U+0870 ARABIC LETTER ALEF WITH ATTACHED FATHA, U+16AC0 TANGSA DIGIT ZERO),
+40 Unicode 14 capitals do not lowercase (U+2C2F), and new marks change sigma contexts
+(U+1734 changed category).
 """
 
 from __future__ import annotations
@@ -19,7 +44,8 @@ from ... import ir
 from ...errors import ConversionError
 from . import printer as P
 from .printer import check_supported
-from .lower import Affine, Categorical, Impute, Linear, Program, StrRef, ZeroNaN, lower
+from .._tokens import token_regex
+from .lower import Affine, Categorical, Impute, Linear, Program, StrRef, Text, ZeroNaN, lower
 
 POOL_BUDGET = 30_000   # estimated constant-pool entries per Trees class (limit 65535)
 METHOD_BYTES = 45_000  # estimated bytecode per method (limit 65535)
@@ -45,7 +71,7 @@ class JavaConverter:
     route = "code"
     default_runtime = "jvm"
     supports = frozenset({"tree_ensemble", "linear", "scaler", "imputer", "one_hot",
-                          "column_transformer", "zero_as_missing"})
+                          "column_transformer", "zero_as_missing", "text"})
 
     def convert(self, model: ir.Model, **options) -> dict[str, bytes]:
         """Generate the project files (deterministic for the same model)."""
@@ -63,6 +89,7 @@ class JavaPrinter:
         self.head = "".join(f"// {line}\n" for line in P.provenance(prog))
         self.out: dict[str, str] = {}
         self.n_data = 0
+        self.text_names: dict[int, str] = {}
         est = prog.estimator
         self.z_t = "double" if isinstance(est, Linear) or not est.cmp32 else "float"
         self.acc_t = "float" if getattr(est, "acc32", False) else "double"
@@ -97,6 +124,7 @@ class JavaPrinter:
     def files(self) -> dict[str, bytes]:
         prog = self.prog
         classes = [] if isinstance(prog.estimator, Linear) else self.trees()
+        self.texts()
         self.model(classes)
         self.selftest()
         for name in ("Main", "Server"):
@@ -200,6 +228,32 @@ class JavaPrinter:
                         body="\n".join(body), prepare=prep, link=self.link())
         self.write("Model", text.split("\n", 2)[2])
 
+    # ------------------------------------------------------------------------- text
+    def texts(self) -> None:
+        """``TextVectorizer.java`` and one ``TextNNN`` holder per text op (its arrays are
+        class-initialiser bytecode, kept out of Model's)."""
+        ops = [op for op in self.prog.ops if isinstance(op, Text)]
+        if not ops:
+            return
+        self.write("TextVectorizer", P.template("java/TextVectorizer.java").split("\n", 2)[2])
+        for k, op in enumerate(ops):
+            st = op.step
+            if list(op.dsts) != list(range(op.dsts[0], op.dsts[0] + len(op.dsts))):
+                raise ConversionError("internal error: text columns are not consecutive slots")
+            name = f"Text{k:03d}"
+            idf = "null" if st.idf is None else self.array("double", self.lits(st.idf, "double"))
+            args = [self.array("String", [_java_term(t) for t in st.vocabulary]),
+                    P.java_string(java_regex(st.token_pattern)),
+                    "true" if st.lowercase else "false",
+                    self.array("String", [_java_term(t) for t in st.stop_words]),
+                    str(int(st.ngram_range[0])), str(int(st.ngram_range[1])),
+                    "true" if st.binary else "false", "true" if st.sublinear_tf else "false",
+                    idf, str({None: 0, "l1": 1, "l2": 2}[st.norm])]
+            self.write(name, f"final class {name} {{\n    private {name}() {{}}\n\n"
+                             f"    static final TextVectorizer T = new TextVectorizer(\n        "
+                             + ",\n        ".join(args) + ");\n}\n")
+            self.text_names[op.dsts[0]] = name
+
     def slot(self, j) -> str:
         return f"x[{j}]" if j < self.prog.n_inputs else f"v[{j}]"
 
@@ -239,6 +293,9 @@ class JavaPrinter:
                 lo, hi = d(op.clip[0]), d(op.clip[1])
                 lines.append(f"  t = t < {lo} ? {lo} : (t > {hi} ? {hi} : t);")
             return lines + [f"  v[{op.dst}] = t; }}"]
+        if isinstance(op, Text):
+            return [f"{self.text_names[op.dsts[0]]}.T.bag(s == null ? null : s[{op.src.column}], "
+                    f"v, {op.dsts[0]});"]
         s = self.slot(getattr(op, "src", 0)) if not isinstance(getattr(op, "src", 0), StrRef) else ""
         if isinstance(op, Impute):
             return [f"v[{op.dst}] = Double.isNaN({s}) ? {d(op.fill)} : {s};"]
@@ -309,3 +366,22 @@ class JavaPrinter:
                         margin_tol=rows(g["margin_tol"]), prediction=rows(g["prediction"]),
                         prediction_tol=rows(g["prediction_tol"]))
         self.write("SelfTest", text.split("\n", 2)[2])
+
+
+# ----------------------------------------------------------------------------- text
+MAX_TERM = 16_000  # a class-file string constant holds at most 65535 bytes (<= 4 per char)
+
+
+def _java_term(term: str) -> str:
+    if len(term) > MAX_TERM:
+        from ...errors import UnsupportedFeatureError
+        raise UnsupportedFeatureError(f"A vocabulary term of {len(term)} characters is longer "
+                                      f"than a Java string constant can hold; use --format python.")
+    return P.java_string(term)
+
+
+def java_regex(pattern: str) -> str:
+    """``pattern`` (Python ``re``) as a ``java.util.regex`` source finding the same tokens
+    (see :func:`~portable.converters._tokens.token_regex`); ``UnsupportedFeatureError`` when
+    no equivalent is known."""
+    return token_regex(pattern, target="Java", dialect="java")

@@ -2,7 +2,8 @@
 
 Value slots: slot ``j < n_inputs`` holds numeric input column ``j``; every preprocessing op
 writes a new slot (float64), so a printer emits the ops as straight-line code in order.
-String input columns are read only by :class:`Categorical` ops (one-hot over strings).
+String input columns are read only by :class:`Categorical` ops (one-hot over strings) and
+:class:`Text` ops (bag of words).
 
 Trees are lowered to flat arrays with internal nodes and leaves numbered separately (no
 recursion anywhere: the frontends' node order is kept and children are remapped with numpy):
@@ -62,7 +63,8 @@ class ZeroNaN:
 @dataclass(frozen=True)
 class Text:
     """Bag of words over string column ``src``: ``dsts[j]`` = the weight of term ``j`` of
-    ``step`` (an ``ir.TextVectorizer``; only printers with Python's ``re`` can hold it)."""
+    ``step`` (an ``ir.TextVectorizer``); ``dsts`` are consecutive slots. Printers need a
+    regex engine that finds the same tokens as Python's ``re`` (not C)."""
 
     src: StrRef
     dsts: tuple

@@ -6,7 +6,9 @@
  * empty, nan, na or null are missing values. Quoted cells ("a,b", "say ""hi""") are read
  * as in RFC 4180; cells are trimmed of surrounding blanks. Float32 models print %.9g and
  * float64 models %.17g: both read back to the exact same number. Exit status: 0 ok, 2 bad
- * input. */
+ * input. Empty lines are skipped, and so are blank ones when the model has more than one
+ * column (",," is a row of missing values; a one-column model reads a blank line or "" as
+ * an empty value). */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,7 +42,7 @@ static int read_record(FILE* in, record* rec) {
     static char* buf = 0;
     static size_t cap = 0;
     size_t len = 0;
-    int c, quoted = 0, any = 0;
+    int c, quoted = 0, any = 0, quotes = 0;
     for (int i = 0; i < rec->n; ++i) free(rec->cells[i]);
     rec->n = 0;
     for (;;) {
@@ -64,9 +66,10 @@ static int read_record(FILE* in, record* rec) {
             buf[len++] = (char)c;
             continue;
         }
-        if (c == '"') { quoted = 1; continue; }
+        if (c == '"') { quoted = quotes = 1; continue; }
         if (c == ',' || c == '\n' || c == EOF) {
             if (len && buf[len - 1] == '\r' && c != ',') --len;
+            if (c != ',' && rec->n == 0 && len == 0 && !quotes) return 1;  /* an empty line */
             if (rec->n == rec->cap) {
                 rec->cap = rec->cap ? 2 * rec->cap : 16;
                 rec->cells = (char**)realloc(rec->cells, sizeof(char*) * rec->cap);
@@ -81,9 +84,9 @@ static int read_record(FILE* in, record* rec) {
     }
 }
 
+/* An empty line, or a blank one where a row needs several cells, is no record. */
 static int blank(const record* rec) {
-    for (int i = 0; i < rec->n; ++i) if (rec->cells[i][0]) return 0;
-    return 1;
+    return rec->n == 0 || (PORTABLE_N_FEATURES > 1 && rec->n == 1 && !rec->cells[0][0]);
 }
 
 static int is_header(const record* rec) {

@@ -16,7 +16,9 @@ import java.util.List;
  * A first row equal to the feature names is a header and is skipped. Numeric cells that
  * are empty, nan, na or null are missing values; quoted cells follow RFC 4180; cells are
  * trimmed. Float32 models print Float.toString, float64 models Double.toString (both read
- * back to the same number). Exit status: 0 ok, 2 bad input.
+ * back to the same number). Exit status: 0 ok, 2 bad input. Empty lines are skipped, and
+ * so are blank ones when the model has more than one column (",," is a row of missing
+ * values; a one-column model reads a blank line or "" as an empty value).
  */
 public final class Main {
     private Main() {}
@@ -26,6 +28,7 @@ public final class Main {
         String line = in.readLine();
         if (line == null) return null;
         List<String> cells = new ArrayList<>();
+        if (line.isEmpty()) return cells;  // an empty line: no record
         StringBuilder cell = new StringBuilder();
         boolean quoted = false;
         for (;;) {
@@ -67,9 +70,8 @@ public final class Main {
         long row = 0;
         List<String> cells;
         while ((cells = readRecord(in)) != null) {
-            boolean blank = true;
-            for (String c : cells) if (!c.isEmpty()) blank = false;
-            if (blank) continue;
+            // An empty line, or a blank one where a row needs several cells, is no record.
+            if (cells.isEmpty() || (Model.N_FEATURES > 1 && cells.size() == 1 && cells.get(0).isEmpty())) continue;
             row++;
             if (first && cells.equals(java.util.Arrays.asList(Model.FEATURE_NAMES))) { first = false; continue; }
             first = false;

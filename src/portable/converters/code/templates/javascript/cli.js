@@ -6,23 +6,28 @@
 // A first row equal to the feature names is a header and is skipped. Numeric cells that
 // are empty, nan, na or null are missing values; quoted cells follow RFC 4180; cells are
 // trimmed. Float32 models print the shortest text that reads back as the same float32,
-// float64 models String(v). Exit status: 0 ok, 2 bad input.
+// float64 models String(v). Exit status: 0 ok, 2 bad input. Empty lines are skipped, and
+// so are blank ones when the model has more than one column (",," is a row of missing
+// values; a one-column model reads a blank line or "" as an empty value).
 import { readFileSync } from "node:fs";
 import { FEATURE_NAMES, STRING_COLUMNS, OUTPUT_FLOAT32, predict, margin } from "./model.js";
 
 function records(text) {
   const out = [];
-  let row = [], cell = "", quoted = false;
+  let row = [], cell = "", quoted = false, touched = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
+    if (c !== "\n" && !(c === "\r" && text[i + 1] === "\n")) touched = true;
     if (quoted) {
       if (c === '"') {
         if (text[i + 1] === '"') { cell += '"'; i++; } else quoted = false;
       } else cell += c;
     } else if (c === '"') quoted = true;
     else if (c === ",") { row.push(cell.trim()); cell = ""; }
-    else if (c === "\n") { row.push(cell.trim()); out.push(row); row = []; cell = ""; }
-    else if (c !== "\r" || text[i + 1] !== "\n") cell += c;
+    else if (c === "\n") {
+      if (touched) { row.push(cell.trim()); out.push(row); } else out.push([]);  // [] = empty line
+      row = []; cell = ""; touched = false;
+    } else if (c !== "\r" || text[i + 1] !== "\n") cell += c;
   }
   if (cell !== "" || row.length) { row.push(cell.trim()); out.push(row); }
   return out;
@@ -52,7 +57,8 @@ const fmt = OUTPUT_FLOAT32 ? f32Text : String;
 const lines = [];
 let first = true, n = 0;
 for (const cells of records(readFileSync(0, "utf8"))) {
-  if (!cells.some((c) => c !== "")) continue;
+  // An empty line, or a blank one where a row needs several cells, is no record.
+  if (!cells.length || (FEATURE_NAMES.length > 1 && cells.length === 1 && cells[0] === "")) continue;
   n++;
   if (first && cells.length === FEATURE_NAMES.length && cells.every((c, j) => c === FEATURE_NAMES[j])) {
     first = false;

@@ -4,6 +4,9 @@
 
 A first row equal to the feature names is a header and is skipped. Numeric cells that are
 empty, nan, na or null are missing values; cells are trimmed of surrounding blanks.
+Empty lines are skipped, and so are blank ones when the model has more than one column
+(",," is a row of missing values; a one-column model reads a blank line or "" as an empty
+value).
 Float32 models print the shortest text that reads back as the same float32; float64 models
 print repr(). Exit status: 0 ok, 2 bad input.
 """
@@ -57,8 +60,8 @@ def main(argv=None):
     fmt = _f32_text if OUTPUT_FLOAT32 else repr
     rows, first = [], True
     for line, cells in enumerate(csv.reader(sys.stdin), 1):
-        if not cells or not any(c.strip() for c in cells):
-            continue
+        if not cells or (len(FEATURE_NAMES) > 1 and len(cells) == 1 and not cells[0].strip()):
+            continue  # an empty line, or a blank one where a row needs several cells
         if first and [c.strip() for c in cells] == list(FEATURE_NAMES):
             first = False
             continue
