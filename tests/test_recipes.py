@@ -18,8 +18,7 @@ from click.testing import CliRunner  # noqa: E402
 import portable  # noqa: E402
 from portable.commands.recipes import COMMANDS, train as train_cmd  # noqa: E402
 from portable.corpus import reviews  # noqa: E402
-from portable.errors import (InputError, UnknownNameError, UnsupportedFeatureError,  # noqa: E402
-                             UnsupportedModelError)
+from portable.errors import InputError, UnknownNameError  # noqa: E402
 from portable.parity import compare  # noqa: E402
 from portable.recipes import RECIPES, train  # noqa: E402
 
@@ -128,17 +127,33 @@ def test_sentiment_pipeline_vocabulary_and_text_splits(trained, case):
                                   res.model.predict_proba(rows[0][:1]))
 
 
-def test_sentiment_pipeline_imports_or_says_why(trained):
-    # The text vectoriser node may be missing from the IR; then a clear error is expected.
+def test_sentiment_pipeline_imports_exactly(trained):
     res = trained["sentiment"][0]
-    try:
-        m = portable.import_model(res.model)
-    except (UnsupportedModelError, UnsupportedFeatureError) as e:
-        pytest.skip(f"text pipelines not importable yet: {e}")
+    m = portable.import_model(res.model)
     X = np.array(res.splits.X_test[:200], dtype=object).reshape(-1, 1)
     r = compare(res.model.predict_proba(list(X[:, 0])), portable.evaluate(m, X),
                 classification=True)
     assert r["label_flips"] == 0 and r["max_ulp"] <= 4, r
+
+
+TEXT_ROUTES = {"onnx/onnxruntime", "pmml/jpmml", "python/cpython", "java/jvm", "javascript/node"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["sentiment", "sentiment-logistic"])
+def test_sentiment_verifies_with_zero_flips_on_every_route_that_supports_text(trained, case):
+    v = portable.verify(trained[case][0].model, n_rows=300, n_nan=100, n_probe=400, seed=0)
+    routes = v["routes"]
+    assert {r for r, e in routes.items() if e["status"] == "passed"} == TEXT_ROUTES, {
+        r: (e["status"], e.get("reason")) for r, e in routes.items()}
+    for r in set(routes) - TEXT_ROUTES:  # C and PFA say why they cannot
+        assert routes[r]["status"] == "skipped" and "text" in routes[r]["reason"], routes[r]
+    for r in TEXT_ROUTES:
+        for against in ("vs_reference", "vs_source"):
+            for kind, stages in routes[r]["results"][against].items():
+                assert stages["label"]["label_flips"] == 0, (r, against, kind)
+                if case == "sentiment" and against == "vs_reference":
+                    assert stages["margin"]["max_ulp"] == 0, (r, kind)  # float32 trees
 
 
 def test_corpus_is_reproducible_balanced_and_varied():
