@@ -62,3 +62,38 @@ def test_formats_matrix_is_json_with_every_supported_estimator(run):
     matrix = json.loads(r.output)
     assert "XGBRegressor" in matrix and "RandomForestClassifier" in matrix
     assert all("onnx" in row for row in matrix.values())
+
+
+def test_text_pipeline_through_skl2onnx_with_a_one_column_sample_csv(run, tmp_path):
+    import csv
+
+    import joblib
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from portable.corpus import reviews
+
+    docs, y = reviews(200, seed=0)
+    joblib.dump(make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(docs, y),
+                tmp_path / "text.joblib")
+    with open(tmp_path / "sample.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["review"])
+        w.writerows([d] for d in docs[:40])
+    r = run("export", str(tmp_path / "text.joblib"), "--format", "onnx", "--engine", "skl2onnx",
+            "--sample", str(tmp_path / "sample.csv"), "-o", str(tmp_path / "out"), "--json")
+    assert r.exit_code == 0, r.output
+    parity = json.loads(r.output)["parity"]
+    assert parity["rows"] == 40 and parity["prediction"]["label_flips"] == 0, parity
+    assert "shape_mismatch" not in parity["prediction"]
+
+
+def test_a_parity_shape_mismatch_is_reported_as_a_failure_not_a_crash():
+    from portable.cli import _parity_failed, _parity_line
+
+    p = {"checked": True, "runtime": "onnxruntime", "rows": 5, "reference": "source object",
+         "prediction": {"rows": 1, "shape_mismatch": [[1, 2], [5, 2]], "label_flips": 1,
+                        "max_abs": float("inf"), "max_ulp": float("inf")}}
+    assert "FAILED" in _parity_line(p) and "[1, 2]" in _parity_line(p)
+    assert _parity_failed(p, "classification")

@@ -157,12 +157,17 @@ def _parity_line(p: dict) -> str:
         return f"parity: not checked ({p.get('reason', 'unknown reason')})"
     pr = p["prediction"]
     rows = "sample rows vs the source object" if p.get("reference") == "source object" else "probe rows"
-    return (f"parity ({p['runtime']}, {p['rows']} {rows}): max abs {pr['max_abs']:.3g}, "
-            f"max ULP {pr['max_ulp']:.0f} ({pr['ulp_dtype']}), label flips {pr['label_flips']}")
+    head = f"parity ({p['runtime']}, {p['rows']} {rows}): "
+    if pr.get("shape_mismatch"):
+        a, b = pr["shape_mismatch"]
+        return head + f"FAILED: outputs of shape {a} and {b} cannot be compared"
+    return head + (f"max abs {pr['max_abs']:.3g}, max ULP {pr['max_ulp']:.0f} "
+                   f"({pr.get('ulp_dtype', 'float64')}), label flips {pr['label_flips']}")
 
 
 def _parity_failed(p: dict, task: str) -> bool:
-    return bool(p.get("checked")) and p["prediction"]["label_flips"] > 0
+    pr = p.get("prediction", {})
+    return bool(p.get("checked")) and (pr.get("label_flips", 0) > 0 or "shape_mismatch" in pr)
 
 
 class _progress:

@@ -170,3 +170,12 @@ def jsonable(rows) -> list:
     arr = rows.to_numpy(dtype=object) if is_frame(rows) else np.asarray(rows, dtype=object)
     return [[None if isinstance(v, float) and v != v else (v.item() if hasattr(v, "item") else v)
              for v in np.atleast_1d(r)] for r in arr]
+
+
+def text_sample(obj, sample):
+    """The sample of a text pipeline as a 2-D object array: a DataFrame (``--sample`` CSV)
+    would be iterated by column name when the object's own predictions are computed."""
+    first = obj.steps[0][1] if hasattr(obj, "steps") else obj
+    if type(first).__name__ in TEXT and is_frame(sample) and sample.shape[1] == 1:
+        return sample.iloc[:, 0].to_numpy(dtype=object).reshape(-1, 1)
+    return sample

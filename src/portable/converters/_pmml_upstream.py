@@ -57,7 +57,6 @@ from ..artifact import environment
 from ..errors import ConversionError, InputError, RuntimeUnavailableError, UnknownNameError
 from ..ir import Signature
 from ._onnx_upstream import (
-    TEXT,
     describe,
     dist_version,
     is_booster,
@@ -66,6 +65,7 @@ from ._onnx_upstream import (
     library,
     sample_rows,
     source_output,
+    text_sample,
 )
 from .upstream import UpstreamBundle, _trained_object
 
@@ -117,7 +117,7 @@ def convert_sklearn2pmml(obj, *, n_features: int | None = None, sample=None,
     b'<?xml'
     """
     obj = _trained_object(obj)
-    data, _sig, _logs = _convert(obj, n_features, _text_column(obj, sample), timeout)
+    data, _sig, _logs = _convert(obj, n_features, text_sample(obj, sample), timeout)
     return {FILE: data}
 
 
@@ -135,7 +135,7 @@ def pmml_upstream_bundle(obj, *, engine: str | None = ENGINE, n_features: int | 
                               f"{', '.join(sorted(unknown))}; known: engine, n_features, "
                               f"sample, timeout.")
     obj = _trained_object(obj)
-    sample = _text_column(obj, sample)
+    sample = text_sample(obj, sample)
     data, sig, java_warnings = _convert(obj, n_features, sample, timeout)
     rows = sample_rows(obj, sig, sample)
     golden = rows[:8]
@@ -283,15 +283,6 @@ def _pmml_pipeline(obj, sig: Signature, escape):
     if getattr(pipeline, "target_fields", None) is None:
         pipeline.target_fields = np.asarray(["y"])
     return escape(pipeline, escape_func=escape)
-
-
-def _text_column(obj, sample):
-    """The sample of a text pipeline as a 2-D object array: a DataFrame (``--sample`` CSV)
-    would be iterated by column name when the object's own predictions are computed."""
-    first = obj.steps[0][1] if hasattr(obj, "steps") else obj
-    if type(first).__name__ in TEXT and is_frame(sample) and sample.shape[1] == 1:
-        return sample.iloc[:, 0].to_numpy(dtype=object).reshape(-1, 1)
-    return sample
 
 
 def _environment_report() -> str:

@@ -35,6 +35,7 @@ from ._onnx_upstream import (
     jsonable,
     library,
     sample_rows,
+    text_sample,
     source_output,
     initial_types,
     dist_version,
@@ -77,7 +78,7 @@ def convert_upstream(obj, *, engine: str, n_features: int | None = None,
     >>> from sklearn.svm import SVC
     >>> files = convert_upstream(SVC().fit([[0.0], [1.0]], [0, 1]), engine="skl2onnx")  # doctest: +SKIP
     """
-    proto, _ = _convert(obj, engine, n_features, sample)
+    proto, _ = _convert(obj, engine, n_features, text_sample(obj, sample))
     return {"model.onnx": proto.SerializeToString(deterministic=True)}
 
 
@@ -94,6 +95,7 @@ def upstream_bundle(obj, *, engine: str | None = None, n_features: int | None = 
                               f"{', '.join(sorted(unknown))}; known: engine, n_features, sample.")
     obj = _trained_object(obj)
     engine = engine or ("onnxmltools" if is_xgboost(obj) else "skl2onnx")
+    sample = text_sample(obj, sample)
     proto, sig = _convert(obj, engine, n_features, sample)
     data = proto.SerializeToString(deterministic=True)
     rows = sample_rows(obj, sig, sample)
