@@ -43,3 +43,15 @@ def pytest_make_collect_report(collector):
     if IN_CI and rep.skipped:
         rep.outcome = "failed"
         rep.longrepr = f"module skipped under CI, which must run everything: {rep.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def jpmml():
+    """The JPMML runtime; its one JVM (per process) serves the whole test session."""
+    from portable.runtimes.jpmml import JpmmlRuntime, backend
+
+    why = JpmmlRuntime.available()
+    if why:
+        pytest.skip(why)
+    backend()
+    return JpmmlRuntime

@@ -190,18 +190,6 @@ def check_parity(model: ir.Model, X, margin, pred) -> dict:
 
 
 # ----------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="session")
-def jpmml():
-    """The JPMML runtime; its one JVM serves the whole test session."""
-    from portable.runtimes.jpmml import JpmmlRuntime, backend
-
-    why = JpmmlRuntime.available()
-    if why:
-        pytest.skip(why)
-    backend()
-    return JpmmlRuntime
-
-
 def _session(model: ir.Model, tmp_path, **options):
     from portable.api import convert
 

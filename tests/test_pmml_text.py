@@ -63,18 +63,6 @@ ODD_TEST = ODD_TRAIN + [
 
 
 @pytest.fixture(scope="module")
-def jpmml():
-    """The JPMML runtime; its one JVM (per process) serves every test of the module."""
-    from portable.runtimes.jpmml import JpmmlRuntime, backend
-
-    why = JpmmlRuntime.available()
-    if why:
-        pytest.skip(why)
-    backend()
-    return JpmmlRuntime
-
-
-@pytest.fixture(scope="module")
 def corpus():
     from portable.corpus import reviews
 

@@ -42,7 +42,6 @@ default ``norm="l2"``, JPMML rejects a document that contains no known term (0/0
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import shutil
 import socket
@@ -53,21 +52,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifact import environment
 from ..errors import ConversionError, InputError, RuntimeUnavailableError, UnknownNameError
 from ..ir import Signature
 from ._onnx_upstream import (
     describe,
     dist_version,
     is_booster,
-    is_frame,
-    jsonable,
-    library,
     sample_rows,
     source_output,
     text_sample,
 )
-from .upstream import UpstreamBundle, _trained_object
+from .upstream import UpstreamBundle, _trained_object, upstream_manifest
 
 ENGINE = "sklearn2pmml"
 ENGINES = ("portable", ENGINE)
@@ -138,21 +133,10 @@ def pmml_upstream_bundle(obj, *, engine: str | None = ENGINE, n_features: int | 
     sample = text_sample(obj, sample)
     data, sig, java_warnings = _convert(obj, n_features, sample, timeout)
     rows = sample_rows(obj, sig, sample)
-    golden = rows[:8]
-    ref = source_output(obj, sig, golden)
-    manifest = {
-        "format": "pmml", "route": "document", "runtime": "jpmml", "engine": ENGINE,
-        "options": {"engine": ENGINE},
-        "signature": sig.to_dict(),
-        "source": {"library": library(obj), "version": dist_version(library(obj)),
-                   "estimator": type(obj).__name__, "detail": f"converted by {ENGINE}"},
-        "fingerprint": hashlib.sha256(data).hexdigest(),
-        "environment": {**environment(), ENGINE: dist_version(ENGINE)},
-        "conversion": {"telemetry": "allowed" if telemetry_allowed() else "blocked",
-                       "warnings": java_warnings},
-        "golden": {"inputs": jsonable(golden), "prediction": ref.tolist(),
-                   "dtype": "float64", "reference": "source object"},
-    }
+    manifest = upstream_manifest(
+        obj, sig, data, rows, engine=ENGINE, format="pmml", route="document", runtime="jpmml",
+        conversion={"telemetry": "allowed" if telemetry_allowed() else "blocked",
+                    "warnings": java_warnings})
     return PmmlUpstreamBundle(files={FILE: data}, manifest=manifest, source=obj, rows=rows)
 
 

@@ -99,20 +99,29 @@ def upstream_bundle(obj, *, engine: str | None = None, n_features: int | None = 
     proto, sig = _convert(obj, engine, n_features, sample)
     data = proto.SerializeToString(deterministic=True)
     rows = sample_rows(obj, sig, sample)
+    manifest = upstream_manifest(obj, sig, data, rows, engine=engine, format="onnx",
+                                 route="graph", runtime="onnxruntime")
+    return UpstreamBundle(files={"model.onnx": data}, manifest=manifest, source=obj, rows=rows)
+
+
+def upstream_manifest(obj, sig: Signature, data: bytes, rows, *, engine: str, format: str,
+                      route: str, runtime: str, **extra) -> dict:
+    """The manifest of an artifact an upstream engine wrote from ``obj``: its golden rows are
+    the first sample rows with the object's own outputs (the reference of its parity)."""
     golden = rows[:8]
     ref = source_output(obj, sig, golden)
-    manifest = {
-        "format": "onnx", "route": "graph", "runtime": "onnxruntime", "engine": engine,
+    return {
+        "format": format, "route": route, "runtime": runtime, "engine": engine,
         "options": {"engine": engine},
         "signature": sig.to_dict(),
         "source": {"library": library(obj), "version": dist_version(library(obj)),
                    "estimator": type(obj).__name__, "detail": f"converted by {engine}"},
         "fingerprint": hashlib.sha256(data).hexdigest(),
         "environment": {**environment(), engine: dist_version(engine)},
+        **extra,
         "golden": {"inputs": jsonable(golden), "prediction": ref.tolist(),
                    "dtype": "float64", "reference": "source object"},
     }
-    return UpstreamBundle(files={"model.onnx": data}, manifest=manifest, source=obj, rows=rows)
 
 
 def _trained_object(obj):
