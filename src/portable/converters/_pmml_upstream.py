@@ -282,15 +282,10 @@ def _environment_report() -> str:
 
 
 def _timeout(timeout) -> float:
-    if timeout is None:
-        raw = os.environ.get(TIMEOUT_ENV)
-        try:
-            timeout = float(raw) if raw else TIMEOUT
-        except ValueError:
-            raise InputError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds.") from None
-    if not timeout > 0:
-        raise InputError(f"The sklearn2pmml timeout must be positive, got {timeout!r}.")
-    return float(timeout)
+    from ..settings import positive_setting
+
+    return positive_setting(timeout, TIMEOUT_ENV, TIMEOUT, name="timeout",
+                            what="sklearn2pmml timeout", unit="seconds")
 
 
 def _tail(stderr: str, stdout: str) -> str:

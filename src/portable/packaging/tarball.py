@@ -95,20 +95,11 @@ def tar_bytes(files: dict[str, bytes], *, executables=()) -> bytes:
 def unpack_limit(max_bytes=None) -> int:
     """Bytes of file content an archive may unpack to: ``max_bytes`` if given, else
     ``$PORTABLE_MAX_UNPACK_BYTES``, else 2 GiB."""
-    where = f"max_bytes={max_bytes!r}"
-    if max_bytes is None:
-        raw = os.environ.get(MAX_BYTES_ENV, "").strip()
-        if not raw:
-            return DEFAULT_MAX_BYTES
-        where = f"{MAX_BYTES_ENV}={raw!r}"
-        try:
-            max_bytes = int(raw)
-        except ValueError:
-            max_bytes = -1
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
-        raise ArtifactError(f"{where} is not a valid unpacking limit: give a positive number "
-                            f"of bytes.")
-    return max_bytes
+    from ..settings import positive_setting
+
+    return positive_setting(max_bytes, MAX_BYTES_ENV, DEFAULT_MAX_BYTES, integer=True,
+                            name="max_bytes", what="unpacking limit",
+                            unit="bytes", error=ArtifactError)
 
 
 class _Checker:

@@ -56,22 +56,10 @@ TIMEOUT_ENV = "PORTABLE_RUNTIME_TIMEOUT"
 def resolve_timeout(timeout=None) -> float:
     """Seconds an engine process may stay silent: ``timeout`` if given, else
     ``$PORTABLE_RUNTIME_TIMEOUT``, else 120. InputError unless a positive finite number."""
-    if timeout is None:
-        raw = os.environ.get(TIMEOUT_ENV, "").strip()
-        if not raw:
-            return DEFAULT_TIMEOUT
-        where = f"{TIMEOUT_ENV}={raw!r}"
-        try:
-            timeout = float(raw)
-        except ValueError:
-            timeout = math.nan
-    else:
-        where = f"timeout={timeout!r}"
-    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-            or not math.isfinite(timeout) or timeout <= 0):
-        raise InputError(f"{where} is not a valid engine timeout: give a positive number of "
-                         f"seconds.")
-    return float(timeout)
+    from ..settings import positive_setting
+
+    return positive_setting(timeout, TIMEOUT_ENV, DEFAULT_TIMEOUT, name="timeout",
+                            what="engine timeout", unit="seconds")
 
 
 def read_native(artifact, language: str) -> dict:
