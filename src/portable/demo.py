@@ -87,8 +87,10 @@ def main(argv=None) -> int:
     for flavor in ("xgboost-builtin", "onnx"):
         pkg = package(house.paths["model"], flavor=flavor, out_dir=out / "sagemaker" / flavor)
         pkgs[flavor] = pkg
-        _log(f"packaged {flavor}: {pkg.path / 'model.tar.gz'} "
-             f"({pkg.manifest['container']['image']})")
+        c = pkg.manifest["container"]
+        image = c.get("image") or (f"your image, built from container/ on "
+                                   f"{c.get('build_context', {}).get('base_image', 'a base')}")
+        _log(f"packaged {flavor}: {pkg.path / 'model.tar.gz'} ({image})")
 
     # 5. The local endpoint: same /ping and /invocations contract as SageMaker.
     port = _free_port()
