@@ -384,12 +384,7 @@ def _current(timeout: float) -> _Jvm:
     """The process's JVM, started on demand (RuntimeUnavailableError if it cannot be). A
     JVM that died is returned as it is: the caller sees it die and reports the fault."""
     with _LOCK:
-        if "proc" not in _JVM:
-            try:
-                _start_locked(timeout)
-            except _StartError as e:
-                raise RuntimeUnavailableError(
-                    f"JPMML's JVM could not be started: it {e}.") from None
+        _ensure_locked(timeout)
         return _snapshot()
 
 
@@ -424,13 +419,17 @@ def backend():
         proc = _JVM.get("proc")
         if proc is not None and proc.poll() is not None:
             _stop_locked(graceful=False)
-        if "proc" not in _JVM:
-            try:
-                _start_locked(timeout)
-            except _StartError as e:
-                raise RuntimeUnavailableError(
-                    f"JPMML's JVM could not be started: it {e}.") from None
+        _ensure_locked(timeout)
         return _JVM["backend"]
+
+
+def _ensure_locked(timeout: float) -> None:
+    """Start the JVM unless one is running (the lock is held)."""
+    if "proc" not in _JVM:
+        try:
+            _start_locked(timeout)
+        except _StartError as e:
+            raise RuntimeUnavailableError(f"JPMML's JVM could not be started: it {e}.") from None
 
 
 def jvm_pid() -> int | None:
