@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import portable
-from portable.errors import InputError, RuntimeUnavailableError
+from portable.errors import InputError, RuntimeFailedError, RuntimeRestartWarning, RuntimeUnavailableError
 from portable.runtimes import RUNTIMES
 from portable.runtimes._subprocess import PipeSession
 
@@ -101,9 +101,10 @@ def test_a_silent_engine_times_out_and_is_killed():
                     signature=sig, meta=meta, timeout=0.5, engine="sleeper")
     pid = s.pid
     t = time.perf_counter()
-    with pytest.raises(RuntimeUnavailableError, match="stopped answering"):
+    with pytest.warns(RuntimeRestartWarning, match="gave no answer within 0.5 s"), \
+            pytest.raises(RuntimeFailedError, match="stopped answering"):
         s.predict(np.zeros((1, 1)))
-    assert time.perf_counter() - t < 5 and not _alive(pid)
+    assert time.perf_counter() - t < 5 and not _alive(pid) and s.restarts == 1
 
 
 @pytest.mark.parametrize("lang", list(LANGUAGES))
