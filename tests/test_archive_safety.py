@@ -19,7 +19,8 @@ import pytest
 
 from portable.errors import ArtifactError, UnsafeArchiveError
 from portable.packaging.lambda_ import zip_bytes
-from portable.packaging.tarball import extract, extract_zip, members, tar_bytes
+from portable.packaging.tarball import tar_bytes
+from portable.packaging.unpack import extract, extract_zip, members
 
 GOOD = b"a harmless file that a naive extractor writes before the bad member\n"
 

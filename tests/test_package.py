@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from _serving_helpers import SMALL_GATE, SMALL_VERIFY, data, logistic, xgb_classifier, xgb_multiclass
 from portable.commands.serving import package as package_cmd
 from portable.packaging import GateFailedError, PackagingError, package, read_package
-from portable.packaging.tarball import members
+from portable.packaging.unpack import members
 
 xgb = pytest.importorskip("xgboost")
 
@@ -138,7 +138,7 @@ def test_sklearn_archive_layout_environment_and_checksums(skl_pkg):
 
 
 def _script(pkg, tmp_path):
-    from portable.packaging.tarball import extract
+    from portable.packaging.unpack import extract
     from portable.serving.handlers import ScriptHandler
 
     return ScriptHandler(extract(pkg.path / "model.tar.gz", tmp_path / "model"))
@@ -253,7 +253,7 @@ def test_sklearn_handlers_inside_aws_sagemaker_inference_toolkit(skl_pkg, tmp_pa
     from sagemaker_inference.transformer import Transformer
 
     import portable
-    from portable.packaging.tarball import extract
+    from portable.packaging.unpack import extract
 
     model, pkg = skl_pkg
     model_dir = extract(pkg.path / "model.tar.gz", tmp_path / "model")

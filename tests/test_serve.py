@@ -15,7 +15,7 @@ import pytest
 
 from _serving_helpers import SMALL_GATE, SMALL_VERIFY, Server, free_port, logistic, xgb_classifier
 from portable.packaging import package
-from portable.packaging.tarball import extract
+from portable.packaging.unpack import extract
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("xgboost")

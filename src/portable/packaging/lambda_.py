@@ -25,7 +25,8 @@ from pathlib import Path
 
 from . import PackagingError
 from .gates import verify_gate
-from .tarball import checksums, extract_zip
+from .tarball import checksums
+from .unpack import extract_zip
 
 ZIP = "lambda.zip"
 HANDLER = "lambda_function.lambda_handler"

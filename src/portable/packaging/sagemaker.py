@@ -26,7 +26,8 @@ from . import ARCHIVE, PackagingError
 from .gates import gate_rows, script_gate, verify_gate, xgboost_gate
 from .images import default_version, image_uri as lookup_image
 from .samples import make_samples
-from .tarball import checksums, extract, tar_bytes
+from .tarball import checksums, tar_bytes
+from .unpack import extract
 from ..serving import codecs
 
 ENV_LIMITS = {"entries": 100, "bytes": 1024, "total": 32 * 1024}

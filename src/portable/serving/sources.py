@@ -51,7 +51,7 @@ def _tempdir() -> Path:
 def prepare(path, *, extract_to=None) -> Source:
     """Resolve ``path`` into a :class:`Source` (extracting archives; checking checksums)."""
     from ..packaging import ARCHIVE, MANIFEST, read_package
-    from ..packaging.tarball import extract
+    from ..packaging.unpack import extract
     from .handlers import detect_flavor
 
     p = Path(path)
