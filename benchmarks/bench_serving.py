@@ -38,18 +38,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _models import xgb_regressor
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serving.json"
 
 
 def _model(trees: int, depth: int):
-    import xgboost as xgb
-
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(5000, 20)).astype(np.float32)
-    y = X[:, 0] * 2 + np.sin(X[:, 1] * 3) + X[:, 2] * X[:, 3] + rng.normal(size=5000) * 0.1
-    est = xgb.XGBRegressor(n_estimators=trees, max_depth=depth, learning_rate=0.05,
-                           tree_method="hist", n_jobs=2, random_state=0).fit(X, y)
+    est, _, rng = xgb_regressor(trees, depth)
     return est, rng.normal(size=(1000, 20))
 
 
