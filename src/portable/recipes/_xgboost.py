@@ -9,7 +9,7 @@ poor trials.
 
 from __future__ import annotations
 
-from ._common import Range, round_callback
+from ._common import Range, round_callback, save_xgboost
 
 DEFAULTS = {
     "num_round": 300,
@@ -87,3 +87,16 @@ def rounds_used(est) -> int:
     """Boosting rounds the estimator predicts with (``best_iteration + 1`` after early stop)."""
     best = getattr(est, "best_iteration", None)
     return int(best) + 1 if best is not None else int(est.get_booster().num_boosted_rounds())
+
+
+class TabularXGBoost:
+    """``fit`` and ``save`` of the tabular XGBoost recipes (house prices, iris): train on the
+    splits with the SageMaker-named parameters, save ``model.json``."""
+
+    def fit(self, splits, params: dict, *, seed: int, n_jobs=None, on_round=None):
+        return fit(self.task, splits.X_train, splits.y_train, splits.X_validation,
+                   splits.y_validation, params, seed=seed, n_jobs=n_jobs,
+                   on_round=on_round, feature_names=splits.columns)
+
+    def save(self, model, out_dir, splits):
+        return save_xgboost(model, out_dir)

@@ -8,10 +8,10 @@ them. The split is the seed's: a third for test, then a third of the rest for va
 from __future__ import annotations
 
 from . import _xgboost
-from ._common import REGRESSION_METRICS, Splits, save_xgboost, split_three
+from ._common import REGRESSION_METRICS, Splits, split_three
 
 
-class HousePrices:
+class HousePrices(_xgboost.TabularXGBoost):
     """Recipe object; see ``portable.recipes._common`` for the protocol."""
 
     name = "house-prices"
@@ -32,14 +32,6 @@ class HousePrices:
         X, y, names = house_prices(params["rows"], seed=seed, missing=params["missing"])
         return Splits(*split_three(X, y, seed=seed, stratify=False), columns=list(names),
                       target="price")
-
-    def fit(self, splits: Splits, params: dict, *, seed: int, n_jobs=None, on_round=None):
-        return _xgboost.fit(self.task, splits.X_train, splits.y_train, splits.X_validation,
-                            splits.y_validation, params, seed=seed, n_jobs=n_jobs,
-                            on_round=on_round, feature_names=splits.columns)
-
-    def save(self, model, out_dir, splits: Splits):
-        return save_xgboost(model, out_dir)
 
 
 RECIPE = HousePrices()

@@ -7,13 +7,13 @@ the model: with this few rows the metrics move by a row or two between seeds.
 from __future__ import annotations
 
 from . import _xgboost
-from ._common import CLASSIFICATION_METRICS, Splits, save_xgboost, split_three
+from ._common import CLASSIFICATION_METRICS, Splits, split_three
 
 # XGBoost refuses '[', ']' and '<' in feature names; these read well in a CSV header too.
 COLUMNS = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
 
 
-class IrisMulticlass:
+class IrisMulticlass(_xgboost.TabularXGBoost):
     """Recipe object; see ``portable.recipes._common`` for the protocol."""
 
     name = "iris-multiclass"
@@ -36,14 +36,6 @@ class IrisMulticlass:
         data = load_iris()  # bundled with scikit-learn: no download
         return Splits(*split_three(data.data, data.target.astype("int64"), seed=seed,
                                    stratify=True), columns=list(COLUMNS), target="label")
-
-    def fit(self, splits: Splits, params: dict, *, seed: int, n_jobs=None, on_round=None):
-        return _xgboost.fit(self.task, splits.X_train, splits.y_train, splits.X_validation,
-                            splits.y_validation, params, seed=seed, n_jobs=n_jobs,
-                            on_round=on_round, feature_names=splits.columns)
-
-    def save(self, model, out_dir, splits: Splits):
-        return save_xgboost(model, out_dir)
 
 
 RECIPE = IrisMulticlass()
