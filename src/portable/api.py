@@ -89,7 +89,7 @@ def convert(model, *, format: str, **options):
         raise UnsupportedFeatureError(
             f"The {conv.name} format cannot express {', '.join(sorted(missing))} "
             f"(in {ir_model.source.estimator}). Formats that can: "
-            f"{', '.join(_formats_for(ir_model)) or 'none yet'}.")
+            f"{', '.join(formats_for(ir_model)) or 'none yet'}.")
     files = conv.convert(ir_model, **options)
     X = golden_rows(ir_model)
     manifest = {
@@ -106,7 +106,8 @@ def convert(model, *, format: str, **options):
     return Bundle(files=files, manifest=manifest, model=ir_model)
 
 
-def _formats_for(ir_model: ir.Model) -> list[str]:
+def formats_for(ir_model: ir.Model) -> list[str]:
+    """The registered formats whose converter can express every step of ``ir_model``."""
     from .converters import CONVERTERS
 
     out = []

@@ -57,27 +57,9 @@ class CConverter:
             raise ConversionError(f"Unknown C option(s) {', '.join(sorted(options))}; the C "
                                   f"converter takes none.")
         model = ir.check_model(model)
-        if "text" in model.step_kinds():
-            raise UnsupportedFeatureError(
-                f"The c converter cannot express text (in {model.source.estimator}): the "
-                f"vectorizer's tokenizer is a Unicode regular expression, and C has none "
-                f"without a library. Formats that can: {', '.join(_text_formats())}.")
-        check_supported(self, model)
+        check_supported(self, model, why={"text": "the vectorizer's tokenizer is a Unicode "
+                        "regular expression, and C has none without a library"})
         return print_project(lower(model))
-
-
-def _text_formats() -> list[str]:
-    """The formats whose converter supports text steps."""
-    from .. import CONVERTERS
-
-    out = []
-    for name in CONVERTERS.names():
-        try:
-            if "text" in CONVERTERS.get(name).supports:
-                out.append(name)
-        except Exception:  # a converter whose module cannot load offers nothing
-            continue
-    return out
 
 
 def print_project(prog: Program) -> dict[str, bytes]:

@@ -22,16 +22,19 @@ _PLAIN = re.compile(r"[A-Za-z0-9 _.,:;=+#@()\[\]{}<>|!^~/-]")
 
 
 # ----------------------------------------------------------------------------- guards
-def check_supported(converter, model) -> None:
-    """Refuse a model using a step kind ``converter`` cannot print, naming who can."""
+def check_supported(converter, model, why: dict | None = None) -> None:
+    """Refuse a model using a step kind ``converter`` cannot print, naming the formats that
+    can; ``why`` maps a step kind to the reason this target cannot."""
+    from ...api import formats_for
     from ...errors import UnsupportedFeatureError
 
     missing = model.step_kinds() - set(converter.supports)
     if missing:
-        can = "the Python route (--format python)" if missing <= {"text"} else "another format"
+        reasons = "".join(f": {why[k]}" for k in sorted(missing) if why and k in why)
         raise UnsupportedFeatureError(
             f"The {converter.name} converter cannot express {', '.join(sorted(missing))} "
-            f"(in {model.source.estimator}); use {can}.")
+            f"(in {model.source.estimator}){reasons}. Formats that can: "
+            f"{', '.join(formats_for(model)) or 'none yet'}.")
 
 
 # ----------------------------------------------------------------------------- text
